@@ -1,0 +1,36 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "runtime-proxy",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "runtime-proxy", targets: ["runtime-proxy"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C libraries, each imported privately by exactly one Swift module.
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv-static", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp", providers: [.apt(["libllhttp-dev"])]),
+
+        // The only importer of CLibUV: event loop, sockets, timers, signals.
+        .target(name: "ProxyUV", dependencies: ["CLibUV"], swiftSettings: strict),
+        // The only importer of CLLHTTP: bytes in, parse events out; no I/O.
+        .target(name: "ProxyHTTP", dependencies: ["CLLHTTP"], swiftSettings: strict),
+        // Policy: connections, upstream pool, timeouts, local routes. No C.
+        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP"], swiftSettings: strict),
+        .executableTarget(
+            name: "runtime-proxy",
+            dependencies: ["ProxyCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "ProxyHTTPTests", dependencies: ["ProxyHTTP"], swiftSettings: strict),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+    ]
+)

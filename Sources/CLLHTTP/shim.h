@@ -1,0 +1,4 @@
+#ifndef RUNTIME_PROXY_CLLHTTP_SHIM_H
+#define RUNTIME_PROXY_CLLHTTP_SHIM_H
+#include <llhttp.h>
+#endif

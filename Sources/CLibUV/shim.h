@@ -1,0 +1,15 @@
+#ifndef RUNTIME_PROXY_CLIBUV_SHIM_H
+#define RUNTIME_PROXY_CLIBUV_SHIM_H
+#include <uv.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <errno.h>
+
+// Casts Swift cannot spell: every libuv handle starts with uv_handle_t / uv_stream_t.
+static inline uv_handle_t *rp_handle(void *h) { return (uv_handle_t *)h; }
+static inline uv_stream_t *rp_stream(void *h) { return (uv_stream_t *)h; }
+#endif

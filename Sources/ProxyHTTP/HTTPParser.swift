@@ -1,0 +1,254 @@
+private import CLLHTTP
+
+public protocol HTTPParserDelegate: AnyObject {
+    /// The head is complete and readable in `parser.head`.
+    func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation
+    /// A run of body bytes (de-chunked); valid only during the call.
+    func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan)
+    /// The message is complete. Return `true` to pause parsing here.
+    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool
+}
+
+/// What the receiver knows about a body that the head alone does not say.
+public enum BodyExpectation: Sendable {
+    /// Frame the body as the head says.
+    case asFramed
+    /// There is no body whatever the head says (the response to HEAD).
+    case none
+}
+
+/// What became of the bytes given to `execute`.
+public enum ParseOutcome: Equatable, Sendable {
+    /// Every byte was parsed.
+    case consumedAll
+    /// The delegate paused after a complete message; bytes after `consumed`
+    /// belong to the next message.
+    case paused(consumed: Int)
+    /// The message switched protocols; bytes after `consumed` are the new protocol.
+    case upgraded(consumed: Int)
+    case failed(ParseError)
+}
+
+/// An HTTP/1.x request or response parser: llhttp in strict mode, with the
+/// head collected into a reused `MessageHead`. No I/O happens here.
+public final class HTTPParser {
+    public enum Kind: Sendable { case request, response }
+
+    private let state: UnsafeMutablePointer<llhttp_t>
+    public let kind: Kind
+    public let limits: HeadLimits
+    public weak var delegate: HTTPParserDelegate?
+
+    public private(set) var head = MessageHead()
+    /// True from the first byte of a message until its head is complete.
+    public private(set) var isReadingHead = false
+    /// True between the first byte of a message and its end.
+    public private(set) var isInMessage = false
+    private var inTrailers = false
+    private var limitError: ParseError?
+    private var fieldStart: Int32 = 0
+    private var pendingField: MessageHead.Field?
+
+    public init(kind: Kind, limits: HeadLimits = HeadLimits()) {
+        self.kind = kind
+        self.limits = limits
+        state = .allocate(capacity: 1)
+        llhttp_init(state, kind == .request ? HTTP_REQUEST : HTTP_RESPONSE, parserSettings)
+        state.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit { state.deallocate() }
+
+    /// Parses `bytes`, calling the delegate along the way.
+    public func execute(_ bytes: RawSpan) -> ParseOutcome {
+        bytes.withUnsafeBytes { raw in
+            let start = raw.baseAddress?.assumingMemoryBound(to: CChar.self)
+            let result = llhttp_execute(state, start, raw.count)
+            return outcome(result, start: start)
+        }
+    }
+
+    /// Tells the parser the peer closed: completes a message delimited by the
+    /// end of the connection, or fails one that was cut short.
+    public func finish() -> ParseOutcome {
+        outcome(llhttp_finish(state), start: nil)
+    }
+
+    /// Continues after `.paused`.
+    public func resume() { llhttp_resume(state) }
+
+    /// Forgets everything: the next byte starts a new message.
+    public func reset() {
+        llhttp_reset(state)
+        head.reset()
+        isReadingHead = false
+        isInMessage = false
+        inTrailers = false
+        limitError = nil
+    }
+
+    /// The message ends only when the peer closes (a response without length).
+    public var needsEndOfStream: Bool { llhttp_message_needs_eof(state) == 1 }
+
+    private func outcome(_ result: llhttp_errno_t, start: UnsafePointer<CChar>?) -> ParseOutcome {
+        switch result {
+        case HPE_OK:
+            return .consumedAll
+        case HPE_PAUSED:
+            return .paused(consumed: consumedCount(from: start))
+        case HPE_PAUSED_UPGRADE:
+            return .upgraded(consumed: consumedCount(from: start))
+        default:
+            if let limitError { return .failed(limitError) }
+            let reason = llhttp_get_error_reason(state).map { String(cString: $0) } ?? "invalid HTTP"
+            return .failed(ParseError(kind: .malformed, reason: reason))
+        }
+    }
+
+    private func consumedCount(from start: UnsafePointer<CChar>?) -> Int {
+        guard let start, let position = llhttp_get_error_pos(state) else { return 0 }
+        return position - start
+    }
+
+    // MARK: Events from llhttp (see the trampolines below)
+
+    fileprivate func messageDidBegin() {
+        head.reset()
+        isReadingHead = true
+        isInMessage = true
+        inTrailers = false
+        pendingField = nil
+    }
+
+    fileprivate func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        head.bytes.append(contentsOf: bytes)
+        if head.bytes.count > limits.maxHeaderBytes + limits.maxTargetBytes {
+            limitError = ParseError(kind: .headersTooLarge, reason: "header section larger than \(limits.maxHeaderBytes) bytes")
+            return false
+        }
+        return true
+    }
+
+    fileprivate func didReceiveMethod(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let start = head.methodRange.isEmpty ? head.bytes.count : head.methodRange.lowerBound
+        guard append(bytes) else { return -1 }
+        head.methodRange = start..<head.bytes.count
+        return 0
+    }
+
+    fileprivate func didReceiveTarget(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let start = head.targetRange.isEmpty ? head.bytes.count : head.targetRange.lowerBound
+        guard append(bytes) else { return -1 }
+        head.targetRange = start..<head.bytes.count
+        if head.targetRange.count > limits.maxTargetBytes {
+            limitError = ParseError(kind: .targetTooLong, reason: "request target longer than \(limits.maxTargetBytes) bytes")
+            return -1
+        }
+        return 0
+    }
+
+    fileprivate func didReceiveReason(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let start = head.reasonRange.isEmpty ? head.bytes.count : head.reasonRange.lowerBound
+        guard append(bytes) else { return -1 }
+        head.reasonRange = start..<head.bytes.count
+        return 0
+    }
+
+    fileprivate func didReceiveFieldName(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if inTrailers { return 0 }
+        if pendingField == nil {
+            let at = Int32(head.bytes.count)
+            pendingField = MessageHead.Field(nameStart: at, nameEnd: at, valueStart: at, valueEnd: at)
+        }
+        guard append(bytes) else { return -1 }
+        pendingField!.nameEnd = Int32(head.bytes.count)
+        return 0
+    }
+
+    fileprivate func didCompleteFieldName() -> Int32 {
+        if inTrailers { return 0 }
+        let at = Int32(head.bytes.count)
+        pendingField?.valueStart = at
+        pendingField?.valueEnd = at
+        return 0
+    }
+
+    fileprivate func didReceiveFieldValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if inTrailers { return 0 }
+        guard append(bytes) else { return -1 }
+        pendingField?.valueEnd = Int32(head.bytes.count)
+        return 0
+    }
+
+    fileprivate func didCompleteFieldValue() -> Int32 {
+        if inTrailers { return 0 }
+        if let field = pendingField {
+            head.fields.append(field)
+            pendingField = nil
+        }
+        if head.fields.count > limits.maxHeaderCount {
+            limitError = ParseError(kind: .headersTooLarge, reason: "more than \(limits.maxHeaderCount) header fields")
+            return -1
+        }
+        if head.bytes.count - head.targetRange.count > limits.maxHeaderBytes {
+            limitError = ParseError(kind: .headersTooLarge, reason: "header section larger than \(limits.maxHeaderBytes) bytes")
+            return -1
+        }
+        return 0
+    }
+
+    fileprivate func didCompleteHead() -> Int32 {
+        head.versionMajor = llhttp_get_http_major(state)
+        head.versionMinor = llhttp_get_http_minor(state)
+        head.statusCode = Int(llhttp_get_status_code(state))
+        head.method = HTTPMethod(rawValue: llhttp_get_method(state)) ?? .other
+        let flags = UInt32(state.pointee.flags)
+        head.isChunked = flags & F_CHUNKED.rawValue != 0
+        head.contentLength = flags & F_CONTENT_LENGTH.rawValue != 0 ? state.pointee.content_length : nil
+        head.isUpgrade = state.pointee.upgrade != 0
+        head.keepAlive = llhttp_should_keep_alive(state) == 1
+        isReadingHead = false
+        inTrailers = true
+        let expectation = delegate?.parserDidCompleteHead(self) ?? .asFramed
+        return expectation == .none ? 1 : 0
+    }
+
+    fileprivate func didReceiveBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        delegate?.parser(self, didReceiveBody: bytes.bytes)
+        return 0
+    }
+
+    fileprivate func didCompleteMessage() -> Int32 {
+        isInMessage = false
+        let pause = delegate?.parserDidCompleteMessage(self) ?? false
+        return pause ? Int32(HPE_PAUSED.rawValue) : 0
+    }
+}
+
+// MARK: - C trampolines: recover the parser, call one method.
+
+private func parser(_ state: UnsafeMutablePointer<llhttp_t>?) -> HTTPParser {
+    Unmanaged<HTTPParser>.fromOpaque(state!.pointee.data).takeUnretainedValue()
+}
+
+private func raw(_ at: UnsafePointer<CChar>?, _ length: Int) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: at, count: length)
+}
+
+/// llhttp keeps a pointer to its settings: one static allocation serves all parsers.
+nonisolated(unsafe) private let parserSettings: UnsafeMutablePointer<llhttp_settings_t> = {
+    let settings = UnsafeMutablePointer<llhttp_settings_t>.allocate(capacity: 1)
+    llhttp_settings_init(settings)
+    settings.pointee.on_message_begin = { parser($0).messageDidBegin(); return 0 }
+    settings.pointee.on_method = { parser($0).didReceiveMethod(raw($1, $2)) }
+    settings.pointee.on_url = { parser($0).didReceiveTarget(raw($1, $2)) }
+    settings.pointee.on_status = { parser($0).didReceiveReason(raw($1, $2)) }
+    settings.pointee.on_header_field = { parser($0).didReceiveFieldName(raw($1, $2)) }
+    settings.pointee.on_header_field_complete = { parser($0).didCompleteFieldName() }
+    settings.pointee.on_header_value = { parser($0).didReceiveFieldValue(raw($1, $2)) }
+    settings.pointee.on_header_value_complete = { parser($0).didCompleteFieldValue() }
+    settings.pointee.on_headers_complete = { parser($0).didCompleteHead() }
+    settings.pointee.on_body = { parser($0).didReceiveBody(raw($1, $2)) }
+    settings.pointee.on_message_complete = { parser($0).didCompleteMessage() }
+    return settings
+}()

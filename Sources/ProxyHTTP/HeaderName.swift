@@ -1,0 +1,57 @@
+/// Header names compared as bytes, ASCII case-insensitively.
+public enum HeaderName {
+    /// `bytes` equals `lowercaseName` ignoring ASCII case.
+    @inline(__always)
+    public static func equals(_ bytes: ArraySlice<UInt8>, _ lowercaseName: StaticString) -> Bool {
+        guard bytes.count == lowercaseName.utf8CodeUnitCount else { return false }
+        return lowercaseName.withUTF8Buffer { name in
+            var index = bytes.startIndex
+            for expected in name {
+                if lowercased(bytes[index]) != expected { return false }
+                index += 1
+            }
+            return true
+        }
+    }
+
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+    }
+
+    static func equalsIgnoringCase(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    /// Hop-by-hop fields that never travel past this proxy (RFC 9110 7.6.1,
+    /// RFC 9112 7.1): each end of a hop writes its own.
+    static func isHopByHop(_ name: ArraySlice<UInt8>) -> Bool {
+        switch name.count {
+        case 2: return equals(name, "te")
+        case 7: return equals(name, "trailer") || equals(name, "upgrade")
+        case 10: return equals(name, "connection") || equals(name, "keep-alive")
+        case 17: return equals(name, "transfer-encoding")
+        default:
+            // Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, ...
+            return name.count > 6 && equals(name.prefix(6), "proxy-")
+        }
+    }
+
+    /// Each comma-separated token of `Connection` values: the fields they name
+    /// are hop-by-hop too.
+    static func connectionTokens(in head: MessageHead, _ body: (ArraySlice<UInt8>) -> Void) {
+        for index in 0..<head.fieldCount where equals(head.name(at: index), "connection") {
+            for token in head.value(at: index).split(separator: UInt8(ascii: ",")) {
+                body(trimmed(token))
+            }
+        }
+    }
+
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var slice = bytes
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice.removeFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice.removeLast() }
+        return slice
+    }
+}

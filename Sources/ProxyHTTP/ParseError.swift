@@ -1,0 +1,39 @@
+/// Why a message could not be parsed, and the status a client should get.
+public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Not valid HTTP/1.x (llhttp's strict mode: smuggling shapes included).
+        case malformed
+        /// The request target is longer than the limit.
+        case targetTooLong
+        /// The header section has too many bytes or fields.
+        case headersTooLarge
+    }
+
+    public let kind: Kind
+    /// llhttp's own reason, or ours for the limits.
+    public let reason: String
+
+    public var description: String { reason }
+
+    /// The status a client gets for a request with this error.
+    public var statusCode: Int {
+        switch kind {
+        case .malformed: 400
+        case .targetTooLong: 414
+        case .headersTooLarge: 431
+        }
+    }
+}
+
+/// Limits on what one message head may hold.
+public struct HeadLimits: Sendable {
+    public var maxTargetBytes: Int
+    public var maxHeaderBytes: Int
+    public var maxHeaderCount: Int
+
+    public init(maxTargetBytes: Int = 8 * 1024, maxHeaderBytes: Int = 32 * 1024, maxHeaderCount: Int = 100) {
+        self.maxTargetBytes = maxTargetBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+    }
+}

@@ -1,0 +1,60 @@
+internal import CLibUV
+#if canImport(Glibc)
+private import Glibc
+#endif
+
+/// The one libuv loop of the process. Every handle belongs to it, and every
+/// callback runs on the thread that calls `run()`.
+///
+/// Two things are shared by all streams of the loop: one read buffer (data is
+/// handled synchronously inside the read callback, so one buffer serves every
+/// connection), and the flush pass, a check handle that runs after each poll
+/// phase and writes out everything the callbacks of that iteration queued, so
+/// a response head and its body leave in one system call.
+public final class EventLoop {
+    let raw: UnsafeMutablePointer<uv_loop_t>
+    let readBuffer: UnsafeMutableRawPointer
+    let readBufferSize: Int
+    private let flushCheck: UnsafeMutablePointer<uv_check_t>
+    private var streamsToFlush: [Stream] = []
+    private var spareFlushList: [Stream] = []
+
+    public init(readBufferSize: Int = 64 * 1024) throws(UVError) {
+        // A peer that closes while we write must yield EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        raw = uv_default_loop()
+        self.readBufferSize = readBufferSize
+        readBuffer = UnsafeMutableRawPointer.allocate(byteCount: readBufferSize, alignment: 16)
+        flushCheck = .allocate(capacity: 1)
+        try UVError.check(uv_check_init(raw, flushCheck))
+        flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        try UVError.check(uv_check_start(flushCheck) { check in
+            guard let data = check?.pointee.data else { return }
+            Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushPendingStreams()
+        })
+        raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        streamsToFlush.reserveCapacity(256)
+        spareFlushList.reserveCapacity(256)
+    }
+
+    /// Monotonic milliseconds, cached by libuv at the start of each iteration.
+    public var nowMilliseconds: UInt64 { uv_now(raw) }
+
+    /// Monotonic nanoseconds, read now (for durations in logs and metrics).
+    public var nowNanoseconds: UInt64 { uv_hrtime() }
+
+    /// Runs until `stop()` or until no handle is left.
+    public func run() { uv_run(raw, UV_RUN_DEFAULT) }
+
+    public func stop() { uv_stop(raw) }
+
+    func scheduleFlush(_ stream: Stream) { streamsToFlush.append(stream) }
+
+    private func flushPendingStreams() {
+        while !streamsToFlush.isEmpty {
+            swap(&streamsToFlush, &spareFlushList)
+            for stream in spareFlushList { stream.flush() }
+            spareFlushList.removeAll(keepingCapacity: true)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+internal import CLibUV
+
+public protocol SignalWatcherDelegate: AnyObject {
+    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32)
+}
+
+/// Delivers a POSIX signal on the loop thread, as an ordinary callback.
+public final class SignalWatcher {
+    private let handle: UnsafeMutablePointer<uv_signal_t>
+    public weak var delegate: SignalWatcherDelegate?
+    public let signal: Int32
+
+    public init(loop: EventLoop, signal: Int32) throws(UVError) {
+        self.signal = signal
+        handle = .allocate(capacity: 1)
+        try UVError.check(uv_signal_init(loop.raw, handle))
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        try UVError.check(uv_signal_start(handle, { handle, signum in
+            guard let data = handle?.pointee.data else { return }
+            let watcher = Unmanaged<SignalWatcher>.fromOpaque(data).takeUnretainedValue()
+            watcher.delegate?.signalWatcher(watcher, didReceive: signum)
+        }, signal))
+        // Watching a signal alone must not keep the process alive.
+        uv_unref(rp_handle(handle))
+    }
+
+    public func close() {
+        delegate = nil
+        guard uv_is_closing(rp_handle(handle)) == 0 else { return }
+        uv_close(rp_handle(handle)) { handle in
+            guard let handle, let data = handle.pointee.data else { return }
+            Unmanaged<SignalWatcher>.fromOpaque(data).release()
+            handle.deallocate()
+        }
+    }
+}

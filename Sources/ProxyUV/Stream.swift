@@ -1,0 +1,319 @@
+internal import CLibUV
+
+public protocol StreamDelegate: AnyObject {
+    /// Bytes read; valid only during the call.
+    func streamDidRead(_ stream: Stream, _ bytes: RawSpan)
+    /// The peer shut down its sending side.
+    func streamDidReachEnd(_ stream: Stream)
+    /// A read or write failed (ECONNRESET, EPIPE, ...). The stream is still open.
+    func streamDidFail(_ stream: Stream, _ error: UVError)
+    func streamDidConnect(_ stream: Stream)
+    func streamDidFailToConnect(_ stream: Stream, _ error: UVError)
+    /// Queued output fell to or below the low-water mark after `notifyWhenDrained()`.
+    func streamDidDrain(_ stream: Stream)
+}
+
+/// A connected TCP or Unix-domain stream.
+///
+/// Writes are queued and leave in the loop's flush pass (see `EventLoop`):
+/// first `uv_try_write`, and only the rest, if any, through `uv_write` from a
+/// second buffer that is not touched while the kernel may read it. The owner
+/// watches `queuedByteCount` to apply back-pressure.
+public final class Stream {
+    enum Kind { case tcp, pipe }
+
+    private let loop: EventLoop
+    private let handle: UnsafeMutableRawPointer
+    private let kind: Kind
+    public weak var delegate: StreamDelegate?
+
+    private var staged = ByteQueue()
+    private var inFlight = ByteQueue()
+    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
+    private var isFlushScheduled = false
+    private var wantsDrainNotice = false
+    private var shutdownRequested = false
+    private var closeRequested = false
+    public private(set) var isConnected: Bool
+    public private(set) var isReading = false
+    public private(set) var isClosed = false
+    /// The low-water mark for `streamDidDrain`.
+    public var lowWaterMark = 16 * 1024
+
+    private static var handleSize: Int { max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size) }
+
+    init(loop: EventLoop, kind: Kind, connected: Bool) {
+        self.loop = loop
+        self.kind = kind
+        self.isConnected = connected
+        handle = .allocate(byteCount: Self.handleSize, alignment: 16)
+        switch kind {
+        case .tcp: uv_tcp_init(loop.raw, handle.assumingMemoryBound(to: uv_tcp_t.self))
+        case .pipe: uv_pipe_init(loop.raw, handle.assumingMemoryBound(to: uv_pipe_t.self), 0)
+        }
+        // The open handle owns this object until its close callback runs.
+        rp_handle(handle).pointee.data = Unmanaged.passRetained(self).toOpaque()
+    }
+
+    var rawStream: UnsafeMutablePointer<uv_stream_t> { rp_stream(handle) }
+
+    // MARK: Connecting
+
+    /// Opens an outgoing TCP connection; the delegate hears the outcome.
+    public static func connect(loop: EventLoop, to address: SocketAddress, delegate: StreamDelegate) -> Stream {
+        let stream = Stream(loop: loop, kind: .tcp, connected: false)
+        stream.delegate = delegate
+        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(stream).toOpaque()
+        let tcp = stream.handle.assumingMemoryBound(to: uv_tcp_t.self)
+        uv_tcp_nodelay(tcp, 1)
+        let result = address.withSockaddr { uv_tcp_connect(request, tcp, $0, Stream.connectCallback) }
+        if result < 0 { stream.failConnectLater(request, result) }
+        return stream
+    }
+
+    /// Opens an outgoing Unix-domain stream connection.
+    public static func connect(loop: EventLoop, toPath path: String, delegate: StreamDelegate) -> Stream {
+        let stream = Stream(loop: loop, kind: .pipe, connected: false)
+        stream.delegate = delegate
+        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(stream).toOpaque()
+        uv_pipe_connect(request, stream.handle.assumingMemoryBound(to: uv_pipe_t.self), path, Stream.connectCallback)
+        return stream
+    }
+
+    private func failConnectLater(_ request: UnsafeMutablePointer<uv_connect_t>, _ code: Int32) {
+        // Report on the next loop turn, as libuv would, so callers see one path.
+        let timer = Timer(loop: loop)
+        let notice = ConnectFailureNotice(stream: self, request: request, code: code)
+        timer.delegate = notice
+        notice.timer = timer
+        timer.start(milliseconds: 0)
+    }
+
+    private static let connectCallback: uv_connect_cb = { request, status in
+        guard let request, let data = request.pointee.data else { return }
+        let stream = Unmanaged<Stream>.fromOpaque(data).takeRetainedValue()
+        request.deallocate()
+        stream.didConnect(status: status)
+    }
+
+    fileprivate func didConnect(status: Int32) {
+        guard !isClosed, !closeRequested else { return }
+        if status < 0 {
+            delegate?.streamDidFailToConnect(self, UVError(status))
+            return
+        }
+        isConnected = true
+        if kind == .tcp { uv_tcp_nodelay(handle.assumingMemoryBound(to: uv_tcp_t.self), 1) }
+        delegate?.streamDidConnect(self)
+        if !staged.isEmpty { scheduleFlush() }
+    }
+
+    // MARK: Reading
+
+    public func startReading() {
+        guard !isReading, !isClosed, isConnected else { return }
+        isReading = true
+        uv_read_start(rawStream, { handle, _, buffer in
+            let loop = Unmanaged<EventLoop>.fromOpaque(handle!.pointee.loop.pointee.data).takeUnretainedValue()
+            buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(loop.readBufferSize))
+        }, { stream, count, buffer in
+            guard let stream, let data = stream.pointee.data else { return }
+            let this = Unmanaged<Stream>.fromOpaque(data).takeUnretainedValue()
+            this.didRead(count: count, base: buffer?.pointee.base)
+        })
+    }
+
+    public func stopReading() {
+        guard isReading else { return }
+        isReading = false
+        if !isClosed { uv_read_stop(rawStream) }
+    }
+
+    private func didRead(count: Int, base: UnsafeMutablePointer<CChar>?) {
+        if count > 0, let base {
+            let bytes = UnsafeRawBufferPointer(start: base, count: count)
+            delegate?.streamDidRead(self, bytes.bytes)
+        } else if count == Int(UV_EOF.rawValue) {
+            stopReading()
+            delegate?.streamDidReachEnd(self)
+        } else if count < 0 {
+            stopReading()
+            delegate?.streamDidFail(self, UVError(Int32(count)))
+        }
+    }
+
+    // MARK: Writing
+
+    /// Bytes queued and not yet accepted by the kernel.
+    public var queuedByteCount: Int { staged.count + inFlight.count }
+
+    public func write(_ bytes: RawSpan) {
+        guard !isClosed, !closeRequested else { return }
+        bytes.withUnsafeBytes { staged.append($0) }
+        scheduleFlush()
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        guard !isClosed, !closeRequested else { return }
+        bytes.withUnsafeBytes { staged.append($0) }
+        scheduleFlush()
+    }
+
+    /// Calls `streamDidDrain` once queued output falls to the low-water mark.
+    public func notifyWhenDrained() {
+        wantsDrainNotice = true
+        if queuedByteCount <= lowWaterMark { scheduleFlush() }
+    }
+
+    private func scheduleFlush() {
+        guard !isFlushScheduled else { return }
+        isFlushScheduled = true
+        loop.scheduleFlush(self)
+    }
+
+    func flush() {
+        isFlushScheduled = false
+        guard !isClosed, isConnected else { return }
+        if inFlight.isEmpty, !staged.isEmpty {
+            var buffer = uv_buf_init(UnsafeMutableRawPointer(mutating: staged.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                     UInt32(staged.count))
+            let written = uv_try_write(rawStream, &buffer, 1)
+            if written > 0 {
+                staged.consume(Int(written))
+            } else if written < 0, written != UV_EAGAIN.rawValue {
+                staged.removeAll()
+                delegate?.streamDidFail(self, UVError(written))
+                return
+            }
+            if !staged.isEmpty { startQueuedWrite() }
+        }
+        afterProgress()
+    }
+
+    private func startQueuedWrite() {
+        swap(&staged, &inFlight)
+        let request = writeRequest ?? {
+            let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+            writeRequest = request
+            return request
+        }()
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        var buffer = uv_buf_init(UnsafeMutableRawPointer(mutating: inFlight.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                 UInt32(inFlight.count))
+        let result = uv_write(request, rawStream, &buffer, 1) { request, status in
+            guard let request, let data = request.pointee.data else { return }
+            Unmanaged<Stream>.fromOpaque(data).takeRetainedValue().didFinishQueuedWrite(status: status)
+        }
+        if result < 0 {
+            Unmanaged<Stream>.fromOpaque(request.pointee.data).release()
+            inFlight.removeAll()
+            delegate?.streamDidFail(self, UVError(result))
+        }
+    }
+
+    private func didFinishQueuedWrite(status: Int32) {
+        inFlight.removeAll()
+        inFlight.shrinkIfEmpty(keeping: 64 * 1024)
+        if isClosed { return }
+        if status < 0 {
+            staged.removeAll()
+            delegate?.streamDidFail(self, UVError(status))
+            return
+        }
+        if !staged.isEmpty { flush() } else { afterProgress() }
+    }
+
+    private func afterProgress() {
+        if wantsDrainNotice, queuedByteCount <= lowWaterMark {
+            wantsDrainNotice = false
+            delegate?.streamDidDrain(self)
+        }
+        if queuedByteCount == 0 {
+            staged.shrinkIfEmpty(keeping: 64 * 1024)
+            if shutdownRequested { performShutdown() }
+            if closeRequested { close() }
+        }
+    }
+
+    // MARK: Closing
+
+    /// Sends FIN once everything queued is written; reading goes on.
+    public func shutdownAfterWrites() {
+        guard !shutdownRequested, !isClosed else { return }
+        shutdownRequested = true
+        if queuedByteCount == 0 { performShutdown() }
+    }
+
+    private func performShutdown() {
+        shutdownRequested = false
+        guard isConnected, !isClosed else { return }
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        if uv_shutdown(request, rawStream, { request, _ in request?.deallocate() }) < 0 {
+            request.deallocate()
+        }
+    }
+
+    /// Closes once everything queued is written (or writing fails).
+    public func closeAfterWrites() {
+        guard !isClosed else { return }
+        if queuedByteCount == 0 || !isConnected { close() } else { closeRequested = true }
+    }
+
+    /// Closes now; queued bytes are dropped and no delegate call follows.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        isReading = false
+        delegate = nil
+        staged.deallocate()
+        uv_close(rp_handle(handle)) { handle in
+            guard let handle, let data = handle.pointee.data else { return }
+            let stream = Unmanaged<Stream>.fromOpaque(data).takeRetainedValue()
+            stream.releaseMemory()
+        }
+    }
+
+    private func releaseMemory() {
+        inFlight.deallocate()
+        writeRequest?.deallocate()
+        handle.deallocate()
+    }
+
+    // MARK: Addresses
+
+    /// The peer's address (`nil` for Unix-domain streams).
+    public func peerAddress() -> (host: String, port: Int)? {
+        guard kind == .tcp else { return nil }
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutableBytes(of: &storage) { raw in
+            uv_tcp_getpeername(handle.assumingMemoryBound(to: uv_tcp_t.self),
+                               raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+        }
+        return result == 0 ? SocketAddress.describe(storage) : nil
+    }
+}
+
+/// Carries a synchronous connect failure to the next loop turn.
+private final class ConnectFailureNotice: TimerDelegate {
+    let stream: Stream
+    let request: UnsafeMutablePointer<uv_connect_t>
+    let code: Int32
+    var timer: Timer?
+
+    init(stream: Stream, request: UnsafeMutablePointer<uv_connect_t>, code: Int32) {
+        self.stream = stream
+        self.request = request
+        self.code = code
+    }
+
+    func timerDidFire(_ timer: Timer) {
+        Unmanaged<Stream>.fromOpaque(request.pointee.data).release()
+        request.deallocate()
+        timer.close()
+        self.timer = nil
+        stream.didConnect(status: code)
+    }
+}
