@@ -1,1 +1,148 @@
-print("x")
+import ArgumentParser
+import ProxyCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runtime-proxy`: the HTTP sidecar in front of a function runtime.
+/// Every option falls back to an environment variable, then to its default;
+/// a flag wins over the environment (docs/configuration.md).
+struct RuntimeProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runtime-proxy",
+        abstract: "A fast HTTP/1.1 sidecar reverse proxy for serverless function runtimes (drop-in for the Kubeless proxy).",
+        discussion: "Durations are in seconds and may have a fraction (0.5). Bad values exit with status 64 before any port is bound.",
+        version: "runtime-proxy 0.1.0")
+
+    @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, default 8080).")
+    var port: Int?
+
+    @Option(help: "Address to listen on (env PROXY_LISTEN_ADDRESS, default 0.0.0.0: all IPv4 interfaces; use :: for IPv6 too).")
+    var listenAddress: String?
+
+    @Option(help: "Upstream runtime: host:port, [v6]:port, unix:/path or /path (env PROXY_UPSTREAM, default 127.0.0.1:8090).")
+    var upstream: String?
+
+    @Option(help: "Whole-request timeout: request head to complete response (env FUNC_TIMEOUT, default 180).")
+    var timeout: String?
+
+    @Option(help: "Time allowed for a request head to arrive, from its first byte (env PROXY_HEADER_TIMEOUT, default 15).")
+    var headerTimeout: String?
+
+    @Option(help: "Idle time allowed on a client keep-alive connection between requests (env PROXY_CLIENT_IDLE_TIMEOUT, default 75).")
+    var clientIdleTimeout: String?
+
+    @Option(help: "Time allowed to open an upstream connection; past it the client gets 504 (env PROXY_CONNECT_TIMEOUT, default 5).")
+    var connectTimeout: String?
+
+    @Option(help: "Idle time after which a pooled upstream connection is closed (env PROXY_UPSTREAM_IDLE_TIMEOUT, default 4).")
+    var upstreamIdleTimeout: String?
+
+    @Option(help: "Idle time after which an upgraded (WebSocket) connection is closed (env PROXY_TUNNEL_IDLE_TIMEOUT, default 300).")
+    var tunnelIdleTimeout: String?
+
+    @Option(help: "Idle upstream connections kept for reuse (env PROXY_MAX_IDLE_UPSTREAM, default 64).")
+    var maxIdleUpstream: Int?
+
+    @Option(help: "Health check path answered by the proxy (env PROXY_HEALTH_PATH, default /healthz).")
+    var healthPath: String?
+
+    @Option(help: "Prometheus metrics path answered by the proxy (env PROXY_METRICS_PATH, default /metrics).")
+    var metricsPath: String?
+
+    @Option(help: "Access log format: text or none (env PROXY_LOG_FORMAT, default text).")
+    var logFormat: String?
+
+    func run() throws {
+        let config = try makeConfig()
+        let server: ProxyServer
+        do {
+            server = try ProxyServer(config: config)
+            try server.start()
+        } catch {
+            var message = Array("runtime-proxy: cannot listen on \(config.listenAddress): \(error)\n".utf8)
+            _ = message.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode(71)
+        }
+        server.log("listening on \(config.listenAddress.isIPv6 ? "[\(config.listenAddress.host)]" : config.listenAddress.host):\(server.boundPort), forwarding to \(config.upstream)")
+        server.run()
+    }
+
+    private func makeConfig() throws -> ProxyConfig {
+        let environment = Environment()
+        let portValue = try port ?? environment.integer("FUNC_PORT") ?? 8080
+        guard (0...65535).contains(portValue) else { throw ValidationError("port \(portValue) is not between 0 and 65535") }
+        let listenText = listenAddress ?? environment["PROXY_LISTEN_ADDRESS"]
+        guard let listen = ConfigParsing.listenAddress(listenText, port: portValue) else {
+            throw ValidationError("listen address '\(listenText ?? "")' is not a numeric IPv4 or IPv6 address")
+        }
+        let upstreamText = upstream ?? environment["PROXY_UPSTREAM"] ?? "127.0.0.1:8090"
+        guard let target = ConfigParsing.upstream(upstreamText) else {
+            throw ValidationError("upstream '\(upstreamText)' is not host:port, [v6]:port, unix:/path or /path")
+        }
+        var config = ProxyConfig(listenAddress: listen, upstream: target)
+        config.requestTimeoutMilliseconds = try duration(timeout, env: "FUNC_TIMEOUT", environment, default: 180)
+        config.headerTimeoutMilliseconds = try duration(headerTimeout, env: "PROXY_HEADER_TIMEOUT", environment, default: 15)
+        config.clientIdleTimeoutMilliseconds = try duration(clientIdleTimeout, env: "PROXY_CLIENT_IDLE_TIMEOUT", environment, default: 75)
+        config.connectTimeoutMilliseconds = try duration(connectTimeout, env: "PROXY_CONNECT_TIMEOUT", environment, default: 5)
+        config.upstreamIdleTimeoutMilliseconds = try duration(upstreamIdleTimeout, env: "PROXY_UPSTREAM_IDLE_TIMEOUT", environment, default: 4)
+        config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, env: "PROXY_TUNNEL_IDLE_TIMEOUT", environment, default: 300)
+        let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") ?? 64
+        guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
+        config.maxIdleUpstreamConnections = maxIdle
+        config.healthPath = try path(healthPath ?? environment["PROXY_HEALTH_PATH"] ?? "/healthz", name: "health path")
+        config.metricsPath = try path(metricsPath ?? environment["PROXY_METRICS_PATH"] ?? "/metrics", name: "metrics path")
+        let formatText = logFormat ?? environment["PROXY_LOG_FORMAT"] ?? "text"
+        guard let format = AccessLogFormat(rawValue: formatText) else {
+            throw ValidationError("log format '\(formatText)' is not one of: \(AccessLogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        config.accessLog = format
+        return config
+    }
+
+    private func duration(_ flag: String?, env name: String, _ environment: Environment, default seconds: Double) throws -> UInt64 {
+        let text = flag ?? environment[name]
+        guard let text else { return UInt64(seconds * 1000) }
+        guard let milliseconds = ConfigParsing.milliseconds(text) else {
+            throw ValidationError("\(flag != nil ? "--" : "")\(flag != nil ? name.lowercased() : name) value '\(text)' is not a positive number of seconds")
+        }
+        return milliseconds
+    }
+
+    private func path(_ text: String, name: String) throws -> String {
+        guard text.hasPrefix("/"), !text.contains(" ") else { throw ValidationError("\(name) '\(text)' must start with / and hold no spaces") }
+        return text
+    }
+}
+
+/// The process environment, read once.
+struct Environment {
+    private let values: [String: String]
+
+    init() {
+        var values: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        self.values = values
+    }
+
+    subscript(name: String) -> String? {
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String) throws -> Int? {
+        guard let text = self[name] else { return nil }
+        guard let value = Int(text) else { throw ValidationError("\(name)='\(text)' is not a whole number") }
+        return value
+    }
+}
+
+RuntimeProxyCommand.main()

@@ -1,0 +1,147 @@
+import ProxyHTTP
+import ProxyUV
+
+/// Responses the proxy makes itself, the end of an exchange, and closing.
+extension ClientConnection {
+    func respondLocally(_ route: LocalRoute) {
+        let keepAlive = exchange.clientKeepAlive(draining: server.isDraining)
+        let includeBody = exchange.method != .head
+        switch route {
+        case .health:
+            HeadWriter.writeLocalResponse(status: 200, reason: "OK", body: Self.okBody[...], includeBody: includeBody,
+                                          keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+        case .metrics:
+            let body = server.renderMetrics()
+            HeadWriter.writeLocalResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                          body: body[...], includeBody: includeBody, keepAlive: keepAlive,
+                                          clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+        }
+        stream.write(responseHead)
+        localRoute = nil
+        timeouts.exchangeEnded(now: now)
+        if !keepAlive { closeGracefully() }
+    }
+
+    static let okBody: [UInt8] = Array("OK".utf8)
+
+    /// Answers with an error the proxy made; the body is one line of text.
+    func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool) {
+        let keepAlive = keepClientOpen && exchange.clientKeepAlive(draining: server.isDraining) && mode == .http
+        var body = Array(detail.utf8)
+        body.append(0x0A)
+        HeadWriter.writeLocalResponse(status: status, reason: reason, body: body[...], includeBody: exchange.method != .head,
+                                      keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+        stream.write(responseHead)
+        exchange.responseStarted = true
+        recordExchange(status: status, failed: true)
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        timeouts.exchangeEnded(now: now)
+        if keepAlive { resumeAfterExchange() } else { closeGracefully() }
+    }
+
+    /// The request could not be parsed: 400, 414 or 431, and the connection
+    /// closes (after a malformed message the next one cannot be found).
+    func requestDidFail(_ error: ParseError) {
+        failureReason = error.reason
+        if exchange.responseStarted {
+            abort()
+            return
+        }
+        let reason: StaticString = switch error.statusCode {
+        case 414: "URI Too Long"
+        case 431: "Request Header Fields Too Large"
+        default: "Bad Request"
+        }
+        if parser.isReadingHead || upstream == nil { exchangeStart = server.loop.nowNanoseconds }
+        respondWithError(status: error.statusCode, reason: reason, detail: error.reason, keepClientOpen: false)
+    }
+
+    func didTimeOut(_ kind: TimeoutKind) {
+        switch kind {
+        case .clientIdle, .tunnelIdle:
+            closeNow()
+        case .linger:
+            // Still writing a response the client is reading: wait on.
+            let queued = stream.queuedByteCount
+            if queued > 0 && queued != lingerQueued {
+                lingerQueued = queued
+                timeouts.lingerStarted(now: now)
+            } else {
+                closeNow()
+            }
+        case .headerRead:
+            failureReason = "request head not received within the header timeout"
+            exchange = ExchangeState()
+            exchangeStart = server.loop.nowNanoseconds
+            respondWithError(status: 408, reason: "Request Timeout", detail: "Request Timeout", keepClientOpen: false)
+        case .upstreamConnect, .request:
+            failureReason = kind == .request ? "request timeout" : "upstream connect timeout"
+            server.metrics.timeouts += 1
+            switch exchange.recovery(after: kind) {
+            case .respond(let status, let keepClientOpen):
+                if kind == .request {
+                    // Kubeless clients expect exactly this status and body.
+                    respondWithError(status: 408, reason: "Request Timeout", detail: "Timeout exceeded", keepClientOpen: false)
+                } else {
+                    respondWithError(status: status, reason: "Gateway Timeout", detail: "upstream connect timeout",
+                                     keepClientOpen: keepClientOpen)
+                }
+            case .abortClient, .retryOnFreshConnection:
+                recordExchange(status: exchange.statusCode, failed: true)
+                abort()
+            }
+        }
+    }
+
+    /// Logs the exchange and counts it.
+    func recordExchange(status: Int, failed: Bool) {
+        let duration = server.loop.nowNanoseconds &- exchangeStart
+        server.metrics.record(method: exchange.method, methodBytes: parser.head.methodBytes, status: status,
+                              failed: failed, durationNanoseconds: duration)
+        server.accessLog.write(remote: remoteDescription, head: parser.head, status: status,
+                               durationNanoseconds: duration, failure: failureReason)
+    }
+
+    /// Ends the connection politely: send what is queued, then FIN, and keep
+    /// reading (and dropping) until the client closes or the linger timeout,
+    /// so a client still sending is not answered with a reset that could
+    /// destroy the response it has not read yet.
+    func closeGracefully() {
+        guard mode != .closing, mode != .closed else { return }
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        mode = .closing
+        pendingInput.removeAll()
+        timeouts.lingerStarted(now: now)
+        stream.shutdownAfterWrites()
+        updateClientReading()
+        rearmTimer()
+    }
+
+    /// Something failed mid-exchange: drop both connections at once.
+    func abort() {
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        closeNow()
+    }
+
+    func closeNow() {
+        guard mode != .closed else { return }
+        mode = .closed
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        parser.delegate = nil
+        timer.close()
+        stream.close()
+        server.connectionDidClose(self)
+    }
+}

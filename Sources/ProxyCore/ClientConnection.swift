@@ -1,0 +1,326 @@
+import ProxyHTTP
+import ProxyUV
+
+/// One client connection and the exchange in progress on it.
+///
+/// It reads requests with its parser, sends each upstream on a pooled or new
+/// connection, and relays the response back, one exchange at a time: after a
+/// request is complete the parser pauses, and pipelined bytes wait in
+/// `pendingInput` until the response has been relayed. Back-pressure: when
+/// the side being written to has more than `highWaterMark` bytes queued, the
+/// side being read from stops until the queue drains.
+///
+/// This file holds the client side; `+Upstream` the upstream side and
+/// tunnels; `+Responses` responses made here, logging and closing.
+final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate {
+    enum Mode { case http, tunnel, closing, closed }
+    enum LocalRoute { case health, metrics }
+
+    static let highWaterMark = 64 * 1024
+    static let replayLimit = 64 * 1024
+
+    unowned let server: ProxyServer
+    let stream: Stream
+    let parser: HTTPParser
+    let timer: Timer
+    var timeouts: ClientTimeouts
+    var armedDeadline = UInt64.max
+    var mode = Mode.http
+
+    var exchange = ExchangeState()
+    var upstream: UpstreamConnection?
+    var localRoute: LocalRoute?
+    var requestFraming = BodyFraming.none
+    var closeAfterResponse = false
+    var exchangeStart: UInt64 = 0
+    var requestBodyBytes = 0
+    var responseBodyBytes = 0
+    var failureReason: String?
+
+    /// The parser stopped at the end of a request; bytes after it wait here.
+    var pausedAfterMessage = false
+    var awaitingUpgrade = false
+    /// Reading stopped because the upstream's write queue is full.
+    var readingHeldByBackpressure = false
+    var pendingInput: [UInt8] = []
+    var spareInput: [UInt8] = []
+
+    var requestHead: [UInt8] = []
+    var replayBody: [UInt8] = []
+    var responseHead: [UInt8] = []
+    var chunkHeader: [UInt8] = []
+    var clientEnded = false
+    var upstreamEnded = false
+    var lingerQueued = 0
+
+    let clientAddress: [UInt8]
+    let remoteDescription: String
+
+    init(server: ProxyServer, stream: Stream) {
+        self.server = server
+        self.stream = stream
+        parser = HTTPParser(kind: .request, limits: server.config.headLimits)
+        timer = Timer(loop: server.loop)
+        timeouts = ClientTimeouts(durations: server.timeoutDurations, now: server.loop.nowMilliseconds)
+        let peer = stream.peerAddress()
+        clientAddress = Array((peer?.host ?? "unknown").utf8)
+        remoteDescription = peer.map { $0.host.contains(":") ? "[\($0.host)]:\($0.port)" : "\($0.host):\($0.port)" } ?? "unknown"
+        parser.delegate = self
+        stream.delegate = self
+        timer.delegate = self
+        requestHead.reserveCapacity(1024)
+        responseHead.reserveCapacity(1024)
+    }
+
+    func start() {
+        stream.startReading()
+        rearmTimer()
+    }
+
+    var now: UInt64 { server.loop.nowMilliseconds }
+
+    // MARK: Stream events (client or upstream)
+
+    func streamDidRead(_ source: Stream, _ bytes: RawSpan) {
+        if source === stream { clientDidRead(bytes) } else { upstreamDidRead(bytes) }
+        rearmTimer()
+    }
+
+    func streamDidReachEnd(_ source: Stream) {
+        if source === stream { clientDidEnd() } else { upstreamDidEnd() }
+        rearmTimer()
+    }
+
+    func streamDidFail(_ source: Stream, _ error: UVError) {
+        if source === stream {
+            failureReason = "client \(error.name)"
+            abort()
+        } else {
+            upstreamFailed(.closed(error.name))
+        }
+        rearmTimer()
+    }
+
+    func streamDidConnect(_ source: Stream) {
+        timeouts.connectFinished()
+        source.startReading()
+        rearmTimer()
+    }
+
+    func streamDidFailToConnect(_ source: Stream, _ error: UVError) {
+        timeouts.connectFinished()
+        server.metrics.upstreamConnectErrors += 1
+        upstreamFailed(error.isConnectionRefused || error.name == "ENOENT" ? .refused(error.name) : .unreachable(error.name))
+        rearmTimer()
+    }
+
+    func streamDidDrain(_ source: Stream) {
+        if source === stream {
+            upstream?.stream.startReading()
+        } else {
+            readingHeldByBackpressure = false
+            updateClientReading()
+        }
+    }
+
+    // MARK: Client side
+
+    private func clientDidRead(_ bytes: RawSpan) {
+        switch mode {
+        case .tunnel:
+            timeouts.tunnelActivity(now: now)
+            if let upstream { forward(bytes, to: upstream.stream) }
+        case .http:
+            if pausedAfterMessage || awaitingUpgrade {
+                pendingInput.append(bytesOf: bytes)
+                updateClientReading()
+            } else {
+                parse(bytes)
+            }
+        case .closing, .closed:
+            break
+        }
+    }
+
+    func parse(_ bytes: RawSpan) {
+        timeouts.requestBegan(now: now)
+        switch parser.execute(bytes) {
+        case .consumedAll:
+            break
+        case .paused(let consumed):
+            // A request went upstream: the rest waits for its response. (Or
+            // the connection is closing, and the rest is dropped.)
+            if mode == .http {
+                pendingInput.append(bytesOf: bytes, from: consumed)
+                pausedAfterMessage = true
+            }
+            updateClientReading()
+        case .upgraded(let consumed):
+            pendingInput.append(bytesOf: bytes, from: consumed)
+            awaitingUpgrade = true
+            updateClientReading()
+        case .failed(let error):
+            requestDidFail(error)
+        }
+    }
+
+    /// Writes `bytes` to `target`, holding the source back while `target` is full.
+    func forward(_ bytes: RawSpan, to target: Stream) {
+        target.write(bytes)
+        applyBackpressure(writingTo: target)
+    }
+
+    func applyBackpressure(writingTo target: Stream) {
+        guard target.queuedByteCount > Self.highWaterMark else { return }
+        if target === stream {
+            upstream?.stream.stopReading()
+        } else {
+            readingHeldByBackpressure = true
+            updateClientReading()
+        }
+        target.notifyWhenDrained()
+    }
+
+    func updateClientReading() {
+        let wanted: Bool
+        switch mode {
+        case .http: wanted = !pausedAfterMessage && !awaitingUpgrade && !readingHeldByBackpressure
+        case .tunnel: wanted = !readingHeldByBackpressure && !clientEnded
+        case .closing: wanted = !clientEnded
+        case .closed: wanted = false
+        }
+        if wanted { stream.startReading() } else { stream.stopReading() }
+    }
+
+    private func clientDidEnd() {
+        clientEnded = true
+        switch mode {
+        case .tunnel:
+            upstream?.stream.shutdownAfterWrites()
+            if upstreamEnded { closeNow() }
+        case .http:
+            if upstream != nil || parser.isInMessage {
+                failureReason = "client closed mid-request"
+                if upstream != nil { recordExchange(status: 499, failed: false) }
+                abort()
+            } else {
+                closeNow()
+            }
+        case .closing:
+            closeNow()
+        case .closed:
+            break
+        }
+    }
+
+    /// After a response is complete: take the next pipelined request or read on.
+    func resumeAfterExchange() {
+        guard mode == .http else { return }
+        pausedAfterMessage = false
+        parser.resume()
+        if !pendingInput.isEmpty {
+            swap(&pendingInput, &spareInput)
+            parse(spareInput.span.bytes)
+            spareInput.removeAll(keepingCapacity: true)
+        }
+        updateClientReading()
+    }
+
+    // MARK: Request parser events
+
+    func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
+        if parser !== self.parser { return upstreamDidReceiveHead(parser) }
+        let head = parser.head
+        timeouts.headCompleted(now: now)
+        exchange = ExchangeState()
+        exchange.method = head.method
+        exchange.clientIsHTTP10 = head.isHTTP10
+        exchange.clientWantsKeepAlive = head.keepAlive
+        exchange.isUpgrade = head.isUpgrade
+        exchangeStart = server.loop.nowNanoseconds
+        requestBodyBytes = 0
+        responseBodyBytes = 0
+        failureReason = nil
+        closeAfterResponse = false
+        requestFraming = BodyFraming.forRequest(head)
+        localRoute = server.localRoute(for: head)
+        if localRoute != nil { return .asFramed }
+        if head.method == .connect {
+            localRoute = nil
+            return .asFramed
+        }
+        HeadWriter.writeRequest(head, framing: requestFraming,
+                                forwarding: HeadWriter.Forwarding(clientAddress: clientAddress), into: &requestHead)
+        attachUpstream(retrying: false)
+        return .asFramed
+    }
+
+    func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
+        if parser !== self.parser { return upstreamDidReceiveBody(bytes) }
+        requestBodyBytes += bytes.byteCount
+        guard localRoute == nil, let upstream else { return }
+        if requestFraming == .chunked {
+            ChunkedEncoding.chunkHeader(size: bytes.byteCount, into: &chunkHeader)
+            sendUpstream(chunkHeader)
+            sendUpstream(bytes)
+            sendUpstream(ChunkedEncoding.chunkEnd)
+        } else {
+            sendUpstream(bytes)
+        }
+        exchange.requestBodyBytesSent += bytes.byteCount
+        applyBackpressure(writingTo: upstream.stream)
+    }
+
+    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool {
+        if parser !== self.parser { return upstreamDidCompleteMessage() }
+        exchange.requestComplete = true
+        if let localRoute {
+            respondLocally(localRoute)
+            return mode != .http
+        }
+        if parser.head.method == .connect {
+            respondWithError(status: 405, reason: "Method Not Allowed", detail: "CONNECT is not supported", keepClientOpen: false)
+            return true
+        }
+        if requestFraming == .chunked { sendUpstream(ChunkedEncoding.lastChunk) }
+        // An upgrade request lets llhttp stop at the switch; others pause here.
+        return !exchange.isUpgrade
+    }
+
+    func sendUpstream(_ bytes: [UInt8]) {
+        upstream?.stream.write(bytes)
+        keepForReplay(bytes.span.bytes)
+    }
+
+    func sendUpstream(_ bytes: RawSpan) {
+        upstream?.stream.write(bytes)
+        keepForReplay(bytes)
+    }
+
+    private func keepForReplay(_ bytes: RawSpan) {
+        guard exchange.upstreamWasReused, exchange.replayable else { return }
+        if replayBody.count + bytes.byteCount > Self.replayLimit {
+            exchange.replayable = false
+            replayBody.removeAll(keepingCapacity: true)
+        } else {
+            replayBody.append(bytesOf: bytes)
+        }
+    }
+
+    // MARK: Timer
+
+    func rearmTimer() {
+        guard mode != .closed else { return }
+        let deadline = timeouts.next.deadline
+        if deadline < armedDeadline || !timer.isArmed {
+            armedDeadline = deadline
+            timer.start(milliseconds: deadline > now ? deadline - now : 0)
+        }
+    }
+
+    func timerDidFire(_ timer: Timer) {
+        armedDeadline = .max
+        if let kind = timeouts.expired(now: now) { didTimeOut(kind) }
+        rearmTimer()
+    }
+}

@@ -1,0 +1,110 @@
+/// Which interval of a client connection's life ran out. Each has its own
+/// reason in logs (see docs/configuration.md for when each starts and stops).
+public enum TimeoutKind: String, Sendable, Equatable {
+    /// No request arrived on a keep-alive connection in time.
+    case clientIdle = "client_idle"
+    /// A request head took too long to arrive (slowloris guard).
+    case headerRead = "header_read"
+    /// A new upstream connection was not established in time.
+    case upstreamConnect = "upstream_connect"
+    /// The whole request, head to complete response, took too long (`FUNC_TIMEOUT`).
+    case request = "request"
+    /// An upgraded connection carried no bytes either way for too long.
+    case tunnelIdle = "tunnel_idle"
+    /// A closing connection's peer did not close its side in time.
+    case linger = "linger"
+}
+
+/// The deadlines of one client connection: a pure value that the connection
+/// updates on each event with the loop's time, and asks which deadline comes
+/// next and which has passed. No clock is read here.
+public struct ClientTimeouts: Sendable, Equatable {
+    public struct Durations: Sendable, Equatable {
+        public var clientIdle: UInt64
+        public var headerRead: UInt64
+        public var upstreamConnect: UInt64
+        public var request: UInt64
+        public var tunnelIdle: UInt64
+        public var linger: UInt64
+
+        public init(clientIdle: UInt64, headerRead: UInt64, upstreamConnect: UInt64, request: UInt64, tunnelIdle: UInt64, linger: UInt64 = 2_000) {
+            self.clientIdle = clientIdle
+            self.headerRead = headerRead
+            self.upstreamConnect = upstreamConnect
+            self.request = request
+            self.tunnelIdle = tunnelIdle
+            self.linger = linger
+        }
+    }
+
+    enum Phase: Equatable {
+        case idle(since: UInt64)
+        case readingHead(since: UInt64)
+        case exchange(since: UInt64)
+        case tunnel(lastActivity: UInt64)
+        case lingering(since: UInt64)
+    }
+
+    public let durations: Durations
+    private(set) var phase: Phase
+    private var connectingSince: UInt64?
+    private var requestDeadline: UInt64?
+
+    public init(durations: Durations, now: UInt64) {
+        self.durations = durations
+        phase = .idle(since: now)
+    }
+
+    public mutating func requestBegan(now: UInt64) {
+        if case .idle = phase { phase = .readingHead(since: now) }
+    }
+
+    /// `deadline`: the request's own deadline if it asked for a shorter one.
+    public mutating func headCompleted(now: UInt64, requestTimeout: UInt64? = nil) {
+        phase = .exchange(since: now)
+        requestDeadline = now + min(requestTimeout ?? durations.request, durations.request)
+    }
+
+    public mutating func connectStarted(now: UInt64) { connectingSince = now }
+    public mutating func connectFinished() { connectingSince = nil }
+
+    public mutating func exchangeEnded(now: UInt64) {
+        phase = .idle(since: now)
+        connectingSince = nil
+        requestDeadline = nil
+    }
+
+    public mutating func tunnelActivity(now: UInt64) {
+        phase = .tunnel(lastActivity: now)
+        connectingSince = nil
+        requestDeadline = nil
+    }
+
+    public mutating func lingerStarted(now: UInt64) {
+        phase = .lingering(since: now)
+        connectingSince = nil
+        requestDeadline = nil
+    }
+
+    /// The earliest deadline and what it guards.
+    public var next: (deadline: UInt64, kind: TimeoutKind) {
+        var result: (UInt64, TimeoutKind)
+        switch phase {
+        case .idle(let since): result = (since + durations.clientIdle, .clientIdle)
+        case .readingHead(let since): result = (since + durations.headerRead, .headerRead)
+        case .exchange(let since): result = (requestDeadline ?? since + durations.request, .request)
+        case .tunnel(let last): result = (last + durations.tunnelIdle, .tunnelIdle)
+        case .lingering(let since): result = (since + durations.linger, .linger)
+        }
+        if let connectingSince, connectingSince + durations.upstreamConnect < result.0 {
+            result = (connectingSince + durations.upstreamConnect, .upstreamConnect)
+        }
+        return result
+    }
+
+    /// The timeout that has run out at `now`, if any.
+    public func expired(now: UInt64) -> TimeoutKind? {
+        let next = self.next
+        return now >= next.deadline ? next.kind : nil
+    }
+}

@@ -1,0 +1,42 @@
+import ProxyUV
+
+/// Turns configuration text into values; `nil` means the text is invalid.
+public enum ConfigParsing {
+    /// Seconds, possibly with a fraction, as milliseconds (at least 1).
+    public static func milliseconds(_ text: String) -> UInt64? {
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1e9 else { return nil }
+        return max(1, UInt64((seconds * 1000).rounded()))
+    }
+
+    /// `host:port`, `[v6]:port`, `unix:/path` or `/path`. The host must be
+    /// numeric or `localhost`: names are not resolved on the data path.
+    public static func upstream(_ text: String) -> UpstreamTarget? {
+        if text.hasPrefix("unix:") { return unixPath(String(text.dropFirst(5))) }
+        if text.hasPrefix("/") { return unixPath(text) }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (1...65535).contains(port) else { return nil }
+        let numericHost = host == "localhost" ? "127.0.0.1" : String(host)
+        return SocketAddress(host: numericHost, port: port).map { .tcp($0) }
+    }
+
+    private static func unixPath(_ path: String) -> UpstreamTarget? {
+        path.hasPrefix("/") && path.utf8.count < 108 ? .unix(path: path) : nil
+    }
+
+    /// The listen address: the given numeric address, or all interfaces.
+    public static func listenAddress(_ text: String?, port: Int) -> SocketAddress? {
+        guard let text else { return SocketAddress(host: "0.0.0.0", port: port) }
+        let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        return SocketAddress(host: host, port: port)
+    }
+}
