@@ -138,12 +138,12 @@ public final class HTTPParser {
 
     fileprivate func didReceiveTarget(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         let start = head.targetRange.isEmpty ? head.bytes.count : head.targetRange.lowerBound
-        guard append(bytes) else { return -1 }
-        head.targetRange = start..<head.bytes.count
-        if head.targetRange.count > limits.maxTargetBytes {
+        if head.bytes.count - start + bytes.count > limits.maxTargetBytes {
             limitError = ParseError(kind: .targetTooLong, reason: "request target longer than \(limits.maxTargetBytes) bytes")
             return -1
         }
+        guard append(bytes) else { return -1 }
+        head.targetRange = start..<head.bytes.count
         return 0
     }
 
@@ -210,7 +210,11 @@ public final class HTTPParser {
         isReadingHead = false
         inTrailers = true
         let expectation = delegate?.parserDidCompleteHead(self) ?? .asFramed
-        return expectation == .none ? 1 : 0
+        // RFC 9112 6.3: 1xx, 204 and 304 responses never have a body, whatever
+        // their Content-Length says (llhttp 8.1 leaves that to us).
+        let status = head.statusCode
+        let bodiless = kind == .response && ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304)
+        return expectation == .none || bodiless ? 1 : 0
     }
 
     fileprivate func didReceiveBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {

@@ -43,6 +43,9 @@ public enum HeadWriter {
             if HeaderName.equals(name, "host") { hostIndex = index }
             appendField(head, index, into: &out)
         }
+        // HTTP/1.1 requires Host; an HTTP/1.0 request without one gets the
+        // empty value RFC 9112 3.2 prescribes for an unknown authority.
+        if hostIndex == nil { out.append(contentsOf: "Host: \r\n".utf8) }
         if head.isUpgrade { out.append(contentsOf: "Connection: upgrade\r\n".utf8) }
         if framing == .chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
 

@@ -33,6 +33,8 @@ public final class EventLoop {
             Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushPendingStreams()
         })
         raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        // The flush pass alone must not keep the loop running.
+        uv_unref(rp_handle(flushCheck))
         streamsToFlush.reserveCapacity(256)
         spareFlushList.reserveCapacity(256)
     }

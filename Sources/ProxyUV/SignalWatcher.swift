@@ -12,6 +12,12 @@ public final class SignalWatcher {
 
     public init(loop: EventLoop, signal: Int32) throws(UVError) {
         self.signal = signal
+        // A parent may have started us with the signal blocked (threads of
+        // test runners and some init systems do); a watched signal must arrive.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, signal)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         handle = .allocate(capacity: 1)
         try UVError.check(uv_signal_init(loop.raw, handle))
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
