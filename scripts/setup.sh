@@ -2,14 +2,17 @@
 # Installs what building and testing runtime-proxy needs on Debian/Ubuntu, as root:
 # Debian packages (libuv, build tools, the test peers), and llhttp as a static
 # library with a pkg-config file. Safe to run again: it skips what is present.
+#
+#   scripts/setup.sh          everything: build, tests and benchmarks
+#   scripts/setup.sh build    only what building (and the demo) needs
 set -euo pipefail
 
-want_packages=(
-  pkg-config libuv1-dev curl ca-certificates
+want_packages=(pkg-config libuv1-dev curl ca-certificates python3)
+if [ "${1:-all}" != build ]; then
   # test peers and benchmark tools
-  python3 python3-websockets ruby ruby-sinatra ruby-webrick php-cli nodejs
-  nginx-light haproxy wrk prometheus
-)
+  want_packages+=(python3-websockets ruby ruby-sinatra ruby-webrick php-cli nodejs
+                  nginx-light haproxy wrk prometheus)
+fi
 
 missing=()
 for p in "${want_packages[@]}"; do

@@ -34,7 +34,8 @@ extension ClientConnection {
         exchange.responseBytesReceived = true
         switch upstream.parser.execute(bytes) {
         case .consumedAll:
-            break
+            // More of the response is due: ask for it now (see acknowledgeNow).
+            upstream.stream.acknowledgeNow()
         case .paused(let consumed):
             finishExchange(extraBytesAfterResponse: consumed < bytes.byteCount)
         case .upgraded(let consumed):
