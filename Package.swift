@@ -31,6 +31,6 @@ let package = Package(
 
         .testTarget(name: "ProxyHTTPTests", dependencies: ["ProxyHTTP"], swiftSettings: strict),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

@@ -59,7 +59,8 @@ public struct ClientTimeouts: Sendable, Equatable {
         if case .idle = phase { phase = .readingHead(since: now) }
     }
 
-    /// `deadline`: the request's own deadline if it asked for a shorter one.
+    /// `requestTimeout`: a shorter timeout the request asked for, if any; it
+    /// can shorten the configured one, never lengthen it.
     public mutating func headCompleted(now: UInt64, requestTimeout: UInt64? = nil) {
         phase = .exchange(since: now)
         requestDeadline = now + min(requestTimeout ?? durations.request, durations.request)

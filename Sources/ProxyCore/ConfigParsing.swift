@@ -4,7 +4,7 @@ import ProxyUV
 public enum ConfigParsing {
     /// Seconds, possibly with a fraction, as milliseconds (at least 1).
     public static func milliseconds(_ text: String) -> UInt64? {
-        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1e9 else { return nil }
+        guard text.allSatisfy({ $0.isASCIIDigit || $0 == "." }), let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1e9 else { return nil }
         return max(1, UInt64((seconds * 1000).rounded()))
     }
 
@@ -20,11 +20,12 @@ public enum ConfigParsing {
             host = text[text.index(after: text.startIndex)..<close]
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
+            // An IPv6 address must be bracketed: `::1:8090` is ambiguous.
+            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else { return nil }
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard let port = Int(portText), (1...65535).contains(port) else { return nil }
+        guard portText.allSatisfy(\.isASCIIDigit), let port = Int(portText), (1...65535).contains(port) else { return nil }
         let numericHost = host == "localhost" ? "127.0.0.1" : String(host)
         return SocketAddress(host: numericHost, port: port).map { .tcp($0) }
     }
@@ -39,4 +40,8 @@ public enum ConfigParsing {
         let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
         return SocketAddress(host: host, port: port)
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }
