@@ -56,6 +56,7 @@ struct RuntimeProxyCommand: ParsableCommand {
 
     func run() throws {
         let config = try makeConfig()
+        raiseOpenFileLimit()
         let server: ProxyServer
         do {
             server = try ProxyServer(config: config)
@@ -110,6 +111,15 @@ struct RuntimeProxyCommand: ParsableCommand {
         return milliseconds
     }
 
+    /// Each proxied request holds two descriptors; a container's default soft
+    /// limit (often 1024) is far below its hard limit, so take the hard one.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    }
+
     private func path(_ text: String, name: String) throws -> String {
         guard text.hasPrefix("/"), !text.contains(" ") else { throw ValidationError("\(name) '\(text)' must start with / and hold no spaces") }
         return text
@@ -144,5 +154,11 @@ struct Environment {
         return value
     }
 }
+
+#if os(Linux)
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+#endif
 
 RuntimeProxyCommand.main()

@@ -54,6 +54,22 @@ final class RawClient {
         return String(decoding: buffered, as: UTF8.self)
     }
 
+    /// Reads until the bytes received so far contain `text`; returns them
+    /// (and keeps them for later reads), or nil at end of stream or timeout.
+    func readUntil(contains text: String) -> String? {
+        let needle = Array(text.utf8)
+        while true {
+            if buffered.count >= needle.count,
+               (0...(buffered.count - needle.count)).contains(where: { buffered[$0..<$0 + needle.count].elementsEqual(needle) }) {
+                return String(decoding: buffered, as: UTF8.self)
+            }
+            guard fill() else { return nil }
+        }
+    }
+
+    /// Drops `count` bytes already received.
+    func discard(_ count: Int) { buffered.removeFirst(min(count, buffered.count)) }
+
     /// True if the server closed the connection (end of stream, or reset).
     func isClosedByPeer() -> Bool {
         !fill() && buffered.isEmpty

@@ -9,12 +9,24 @@ Routes (any method):
   /bytes?n=N          N bytes (a repeating pattern) with Content-Length
   /sleep?ms=M         answers after M milliseconds
   /header?name=v      sets response header X-Test: v and Set-Cookie twice
+  /gated?id=X         chunked: sends "first\n", waits (20 s at most) for /release?id=X, sends "second\n"
+  /release?id=X       releases the gated response X
+Arguments: [port] or --unix PATH.
   anything else       200 with a JSON echo of method, target, headers, body length and sha256
 Prints "READY <port>" on stdout once listening.
 """
-import hashlib, json, sys, time
+import hashlib, json, os, socketserver, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from urllib.parse import urlparse, parse_qs
+
+
+GATES = {}
+GATES_LOCK = threading.Lock()
+
+
+def gate(name):
+    with GATES_LOCK:
+        return GATES.setdefault(name, threading.Event())
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -90,6 +102,18 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(int(query.get("ms", ["100"])[0]) / 1000)
             self.wfile.write(b"0\r\n\r\n")
             return
+        if url.path == "/gated":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"6\r\nfirst\n\r\n")
+            self.wfile.flush()
+            gate(query.get("id", [""])[0]).wait(20)
+            self.wfile.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
+            return
+        if url.path == "/release":
+            gate(query.get("id", [""])[0]).set()
+            return self.send_body(200, b"released")
         if url.path == "/close-delimited":
             self.send_response(200)
             self.send_header("Connection", "close")
@@ -128,8 +152,24 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = handle_any
 
 
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def get_request(self):
+        connection, _ = super().get_request()
+        return connection, ("unix", 0)
+
+
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
+    if len(sys.argv) > 2 and sys.argv[1] == "--unix":
+        if os.path.exists(sys.argv[2]):
+            os.unlink(sys.argv[2])
+        server = UnixServer(sys.argv[2], Handler)
+        print("READY 0", flush=True)
+    else:
+        ThreadingHTTPServer.request_queue_size = 1024  # the listen backlog, used when binding
+        server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+        server.daemon_threads = True
+        print(f"READY {server.server_address[1]}", flush=True)
     server.serve_forever()

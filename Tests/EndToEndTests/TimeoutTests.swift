@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Each timeout of a client connection, set short (0.5–1 s) so the suite stays
+/// fast. Only outcomes are asserted (status, body, close, log), never how long
+/// anything took: the clock on a shared machine is not a test input.
+@Suite struct TimeoutTests {
+    // --timeout with an upstream that never answers: 408 with the Kubeless body "Timeout exceeded" (plus newline), and the connection closes.
+    @Test func silentUpstreamGets408TimeoutExceeded() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["silent"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "1"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        #expect(response.head.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(response.bodyText == "Timeout exceeded\n")
+        #expect(response.header("Connection") == "close")
+        #expect(nextRead(client) == .closed)
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/never") }
+        #expect(lines.first?.contains("\" 408 ") == true)
+        #expect(lines.first?.hasSuffix(" error=\"request timeout\"") == true)
+    }
+
+    // One request timing out does not hold up another client's request on the same proxy.
+    @Test func slowRequestTimesOutWhileAFastOneSucceeds() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "1"])
+        let slow = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try slow.send("GET /sleep?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let fast = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try fast.send("GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let fastResponse = try fast.readResponse()
+        #expect(fastResponse.status == 200)
+        #expect(fastResponse.bodyText == "status 200")
+        let slowResponse = try slow.readResponse()
+        #expect(slowResponse.status == 408)
+        #expect(slowResponse.bodyText == "Timeout exceeded\n")
+        #expect(nextRead(slow) == .closed)
+        // The fast client's connection is still usable.
+        try fast.send("GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try fast.readResponse().status == 201)
+    }
+
+    // --timeout after the response head and part of a chunked body: the client is cut off without the last chunk, and the log records the timeout.
+    @Test func timeoutMidResponseCutsTheClientOff() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["stall-chunked"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "1"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        let (text, closed) = readUntilClosed(client)
+        #expect(closed)
+        #expect(text.hasPrefix("HTTP/1.1 200 "))
+        #expect(text.contains("\r\n\r\n5\r\nhello\r\n"))
+        #expect(!text.hasSuffix("0\r\n\r\n"))
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/stall") }
+        #expect(lines.first?.contains("\" 200 ") == true)
+        #expect(lines.first?.hasSuffix(" error=\"request timeout\"") == true)
+    }
+
+    // --header-timeout: a client that sends half a request head and stops gets 408 and the connection closes.
+    @Test func halfSentHeadGets408() throws {
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:9", arguments: ["--header-timeout", "0.5"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /half HTTP/1.1\r\nHost:")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        #expect(response.bodyText == "Request Timeout\n")
+        #expect(response.header("Connection") == "close")
+        #expect(nextRead(client) == .closed)
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains(" 408 ") }
+        #expect(lines.first?.contains("error=\"request head not received within the header timeout\"") == true)
+    }
+
+    // --client-idle-timeout: a keep-alive client that sends nothing after its response is closed by the proxy.
+    @Test func idleKeepAliveClientIsClosed() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--client-idle-timeout", "0.5"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 200)
+        #expect(response.header("Connection") == nil)
+        #expect(nextRead(client) == .closed)
+    }
+
+    // --connect-timeout with an upstream whose accept queue is full (SYNs dropped): 504, and the log says why.
+    @Test func unacceptedConnectGets504() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["backlog"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--connect-timeout", "0.5"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /connect HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 504)
+        #expect(response.bodyText == "upstream connect timeout\n")
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/connect") }
+        #expect(lines.first?.contains("\" 504 ") == true)
+        #expect(lines.first?.hasSuffix(" error=\"upstream connect timeout\"") == true)
+    }
+}
+
+private enum ReadOutcome { case bytes, closed, timedOut }
+
+/// What the next read shows: more bytes, the peer's close (FIN or reset), or
+/// nothing before the client's receive timeout.
+private func nextRead(_ client: RawClient) -> ReadOutcome {
+    var byte: UInt8 = 0
+    for _ in 0..<5 {
+        let count = recv(client.fd, &byte, 1, 0)
+        if count > 0 { return .bytes }
+        if count == 0 || errno == ECONNRESET { return .closed }
+        if errno != EINTR { break }
+    }
+    return .timedOut
+}
+
+/// Everything the proxy sends, and whether it then closed (rather than the
+/// receive timeout running out).
+private func readUntilClosed(_ client: RawClient) -> (text: String, closed: Bool) {
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    for _ in 0..<1000 {
+        let count = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
+        if count > 0 { received += chunk[0..<count]; continue }
+        let closed = count == 0 || errno == ECONNRESET
+        if !closed && errno == EINTR { continue }
+        return (String(decoding: received, as: UTF8.self), closed)
+    }
+    return (String(decoding: received, as: UTF8.self), false)
+}
