@@ -22,6 +22,8 @@ extension ClientConnection {
         exchange.replayable = true
         connection.stream.write(requestHead)
         if connection.stream.isConnected { connection.stream.startReading() }
+        // A retry replaces a connection whose drain the client was waiting for.
+        if readingHeldByBackpressure { connection.stream.notifyWhenDrained() }
     }
 
     func upstreamDidRead(_ bytes: RawSpan) {

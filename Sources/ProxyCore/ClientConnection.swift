@@ -116,7 +116,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
 
     func streamDidDrain(_ source: Stream) {
         if source === stream {
-            upstream?.stream.startReading()
+            if !upstreamEnded { upstream?.stream.startReading() }
         } else {
             readingHeldByBackpressure = false
             updateClientReading()
@@ -217,6 +217,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     func resumeAfterExchange() {
         guard mode == .http else { return }
         pausedAfterMessage = false
+        // The upstream it waited on is gone; the next request starts unthrottled.
+        readingHeldByBackpressure = false
         parser.resume()
         if !pendingInput.isEmpty {
             swap(&pendingInput, &spareInput)

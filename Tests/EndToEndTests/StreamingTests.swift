@@ -35,6 +35,27 @@ import Testing
         #expect(peak < Self.memoryBound, "peak RSS \(peak) bytes")
     }
 
+    // A client that does not read its response holds the upstream back: the proxy
+    // stops reading the upstream instead of buffering (RSS stays small while the
+    // client waits), and the whole body arrives once the client reads.
+    @Test func slowReaderHoldsUpstreamBack() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--log-format", "none"])
+        let size = 512 << 20
+        let client = try RawClient(port: proxy.port)
+        try client.send("GET /bytes?n=\(size) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.readUntil(contains: "\r\n\r\n") != nil)
+        // Nothing signals "the proxy did not buffer": watch it for a bounded while.
+        var peak = 0
+        for _ in 0..<20 {
+            usleep(100_000)
+            peak = max(peak, ProcessMemory.residentBytes(pid: proxy.process.process.processIdentifier) ?? 0)
+        }
+        #expect(peak < Self.memoryBound, "RSS \(peak) bytes while the client was not reading")
+        let response = try client.readResponse()
+        #expect(response.body.count == size)
+    }
+
     // A chunked upload of unknown length (256 MiB from a pipe) is re-chunked upstream and arrives whole.
     @Test func chunkedUploadFromPipe() throws {
         let upstream = try PythonUpstream("echo_upstream.py")

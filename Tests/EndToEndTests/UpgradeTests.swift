@@ -15,6 +15,27 @@ import Testing
         #expect(log.count == 1)
     }
 
+    // The whole-request timeout does not cut a tunnel: a WebSocket idle longer than --timeout still works.
+    @Test func requestTimeoutDoesNotCutTunnel() throws {
+        let server = try PythonUpstream("ws_echo.py")
+        let proxy = try ProxyUnderTest(upstream: server.address, arguments: ["--timeout", "0.5"])
+        let client = try TestProcess(Harness.python, [Harness.fixtures.appendingPathComponent("ws_client.py").path,
+                                                      "ws://127.0.0.1:\(proxy.port)/", "3", "1.5"])
+        #expect(client.waitForLine(timeout: 60) { $0 == "ECHOED 3" } != nil, "client stderr: \(client.stderr)")
+        #expect(client.waitForExit(timeout: 30) == 0)
+    }
+
+    // The tunnel's own idle timeout closes a WebSocket that carries nothing for longer.
+    @Test func tunnelIdleTimeoutClosesTunnel() throws {
+        let server = try PythonUpstream("ws_echo.py")
+        let proxy = try ProxyUnderTest(upstream: server.address, arguments: ["--tunnel-idle-timeout", "0.5"])
+        let client = try TestProcess(Harness.python, [Harness.fixtures.appendingPathComponent("ws_client.py").path,
+                                                      "ws://127.0.0.1:\(proxy.port)/", "3", "1.5"])
+        let status = client.waitForExit(timeout: 60)
+        #expect(status != nil && status != 0)
+        #expect(!client.stdout.contains("ECHOED 3"))
+    }
+
     // An upgrade the upstream declines is an ordinary response, and the client connection then closes.
     @Test func declinedUpgrade() throws {
         let upstream = try PythonUpstream("echo_upstream.py")
