@@ -10,12 +10,15 @@ private import Glibc
 /// handled synchronously inside the read callback, so one buffer serves every
 /// connection), and the flush pass, a check handle that runs after each poll
 /// phase and writes out everything the callbacks of that iteration queued, so
-/// a response head and its body leave in one system call.
+/// a response head and its body leave in one system call. A prepare handle
+/// runs the same pass before the loop blocks in poll, for writes queued by
+/// timer callbacks.
 public final class EventLoop {
     let raw: UnsafeMutablePointer<uv_loop_t>
     let readBuffer: UnsafeMutableRawPointer
     let readBufferSize: Int
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
+    private let flushPrepare: UnsafeMutablePointer<uv_prepare_t>
     private var streamsToFlush: [Stream] = []
     private var spareFlushList: [Stream] = []
 
@@ -26,15 +29,27 @@ public final class EventLoop {
         self.readBufferSize = readBufferSize
         readBuffer = UnsafeMutableRawPointer.allocate(byteCount: readBufferSize, alignment: 16)
         flushCheck = .allocate(capacity: 1)
+        flushPrepare = .allocate(capacity: 1)
+        let this = Unmanaged.passUnretained(self).toOpaque()
+        raw.pointee.data = this
+        // After the poll phase: what the I/O callbacks of this turn queued.
         try UVError.check(uv_check_init(raw, flushCheck))
-        flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        flushCheck.pointee.data = this
         try UVError.check(uv_check_start(flushCheck) { check in
             guard let data = check?.pointee.data else { return }
             Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushPendingStreams()
         })
-        raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        // The flush pass alone must not keep the loop running.
+        // Before the poll phase: what timer callbacks queued must leave before
+        // the loop blocks in poll.
+        try UVError.check(uv_prepare_init(raw, flushPrepare))
+        flushPrepare.pointee.data = this
+        try UVError.check(uv_prepare_start(flushPrepare) { prepare in
+            guard let data = prepare?.pointee.data else { return }
+            Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushPendingStreams()
+        })
+        // The flush passes alone must not keep the loop running.
         uv_unref(rp_handle(flushCheck))
+        uv_unref(rp_handle(flushPrepare))
         streamsToFlush.reserveCapacity(256)
         spareFlushList.reserveCapacity(256)
     }

@@ -83,12 +83,15 @@ struct RuntimeProxyCommand: ParsableCommand {
             throw ValidationError("upstream '\(upstreamText)' is not host:port, [v6]:port, unix:/path or /path")
         }
         var config = ProxyConfig(listenAddress: listen, upstream: target)
-        config.requestTimeoutMilliseconds = try duration(timeout, env: "FUNC_TIMEOUT", environment, default: 180)
-        config.headerTimeoutMilliseconds = try duration(headerTimeout, env: "PROXY_HEADER_TIMEOUT", environment, default: 15)
-        config.clientIdleTimeoutMilliseconds = try duration(clientIdleTimeout, env: "PROXY_CLIENT_IDLE_TIMEOUT", environment, default: 75)
-        config.connectTimeoutMilliseconds = try duration(connectTimeout, env: "PROXY_CONNECT_TIMEOUT", environment, default: 5)
-        config.upstreamIdleTimeoutMilliseconds = try duration(upstreamIdleTimeout, env: "PROXY_UPSTREAM_IDLE_TIMEOUT", environment, default: 4)
-        config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, env: "PROXY_TUNNEL_IDLE_TIMEOUT", environment, default: 300)
+        config.requestTimeoutMilliseconds = try duration(timeout, "--timeout", env: "FUNC_TIMEOUT", environment, default: 180)
+        config.headerTimeoutMilliseconds = try duration(headerTimeout, "--header-timeout", env: "PROXY_HEADER_TIMEOUT", environment, default: 15)
+        config.clientIdleTimeoutMilliseconds = try duration(clientIdleTimeout, "--client-idle-timeout", env: "PROXY_CLIENT_IDLE_TIMEOUT",
+                                                            environment, default: 75)
+        config.connectTimeoutMilliseconds = try duration(connectTimeout, "--connect-timeout", env: "PROXY_CONNECT_TIMEOUT", environment, default: 5)
+        config.upstreamIdleTimeoutMilliseconds = try duration(upstreamIdleTimeout, "--upstream-idle-timeout", env: "PROXY_UPSTREAM_IDLE_TIMEOUT",
+                                                              environment, default: 4)
+        config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, "--tunnel-idle-timeout", env: "PROXY_TUNNEL_IDLE_TIMEOUT",
+                                                            environment, default: 300)
         let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") ?? 64
         guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
         config.maxIdleUpstreamConnections = maxIdle
@@ -102,11 +105,12 @@ struct RuntimeProxyCommand: ParsableCommand {
         return config
     }
 
-    private func duration(_ flag: String?, env name: String, _ environment: Environment, default seconds: Double) throws -> UInt64 {
+    private func duration(_ flag: String?, _ flagName: String, env name: String, _ environment: Environment,
+                          default seconds: Double) throws -> UInt64 {
         let text = flag ?? environment[name]
         guard let text else { return UInt64(seconds * 1000) }
         guard let milliseconds = ConfigParsing.milliseconds(text) else {
-            throw ValidationError("\(flag != nil ? "--" : "")\(flag != nil ? name.lowercased() : name) value '\(text)' is not a positive number of seconds")
+            throw ValidationError("\(flag != nil ? flagName : name) value '\(text)' is not a positive number of seconds")
         }
         return milliseconds
     }
@@ -161,4 +165,28 @@ private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
 #endif
 
-RuntimeProxyCommand.main()
+/// Like `ParsableCommand.main()`, but a usage error is one line on stderr
+/// (`runtime-proxy: reason`) and exit status 64, with no usage text after it:
+/// a log collector shows the reason, not a help page.
+func runCommand() -> Never {
+    do {
+        var command = try RuntimeProxyCommand.parseAsRoot()
+        try command.run()
+        exit(0)
+    } catch {
+        let code = RuntimeProxyCommand.exitCode(for: error)
+        if code == .success {
+            print(RuntimeProxyCommand.fullMessage(for: error))
+            exit(0)
+        }
+        let message = RuntimeProxyCommand.message(for: error)
+        if !message.isEmpty {
+            let line = "runtime-proxy: " + message.split(separator: "\n").joined(separator: " ") + "\n"
+            var bytes = Array(line.utf8)
+            _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        exit(code.rawValue)
+    }
+}
+
+runCommand()

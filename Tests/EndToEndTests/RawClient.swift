@@ -70,9 +70,14 @@ final class RawClient {
     /// Drops `count` bytes already received.
     func discard(_ count: Int) { buffered.removeFirst(min(count, buffered.count)) }
 
-    /// True if the server closed the connection (end of stream, or reset).
+    /// True if the server closed the connection (end of stream, or reset);
+    /// false if bytes arrive or the receive timeout passes first.
     func isClosedByPeer() -> Bool {
-        !fill() && buffered.isEmpty
+        guard buffered.isEmpty else { return false }
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, 0)
+        if count > 0 { buffered.append(byte); return false }
+        return count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     struct Response {
