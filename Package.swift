@@ -21,16 +21,19 @@ let package = Package(
         .target(name: "ProxyUV", dependencies: ["CLibUV"], swiftSettings: strict),
         // The only importer of CLLHTTP: bytes in, parse events out; no I/O.
         .target(name: "ProxyHTTP", dependencies: ["CLLHTTP"], swiftSettings: strict),
+        // Prometheus text exposition: families, labels, histograms. No C, no I/O.
+        .target(name: "PrometheusText", swiftSettings: strict),
         // Policy: connections, upstream pool, timeouts, local routes. No C.
-        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP"], swiftSettings: strict),
+        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP", "PrometheusText"], swiftSettings: strict),
         .executableTarget(
             name: "runtime-proxy",
-            dependencies: ["ProxyCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ProxyCore", "ProxyUV", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
         .testTarget(name: "ProxyHTTPTests", dependencies: ["ProxyHTTP"], swiftSettings: strict),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: strict),
+        .testTarget(name: "PrometheusTextTests", dependencies: ["PrometheusText"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

@@ -2,50 +2,80 @@
 import Glibc
 #endif
 import ProxyHTTP
+import ProxyUV
 
-/// One line per request on stdout, in one `write`. The default format is the
-/// Kubeless Go proxy's (Go's `log` timestamp, remote address, quoted request
-/// line, status, user agent) followed by the duration in seconds, so existing
-/// log parsing keeps working:
+/// What one access-log line says about an exchange.
+struct AccessRecord {
+    var remote: String
+    var head: MessageHead
+    var status: Int
+    var durationNanoseconds: UInt64
+    var firstByteNanoseconds: UInt64?
+    var requestBytes: Int
+    var responseBytes: Int
+    var requestID: ArraySlice<UInt8>
+    var failure: String?
+}
+
+/// One line per request on stdout, rendered into a reused buffer and written
+/// whole (docs/logging.md shows both formats).
+///
+/// `text`, the default, is the Kubeless Go proxy's line (Go's `log`
+/// timestamp, remote address, quoted request line, status, user agent)
+/// followed by the duration in seconds, so existing parsing keeps working:
 ///
 ///     2026/11/22 11:30:53 127.0.0.1:53412 "GET /path?q=1 HTTP/1.1" 200 curl/8.5.0 0.000412
 final class AccessLog {
     private let format: AccessLogFormat
-    private let fileDescriptor: Int32
+    private let output: LogOutput?
+    private let upstream: [UInt8]
     private var line: [UInt8] = []
-    private var cachedSecond = 0
-    private var cachedTimestamp: [UInt8] = []
-    private(set) var linesDropped = 0
+    private var textSecond = -1
+    private var textTimestamp: [UInt8] = []
+    private var jsonSecond = -1
+    private var jsonTimestamp: [UInt8] = []
 
-    init(format: AccessLogFormat, fileDescriptor: Int32 = 1) {
+    init(format: AccessLogFormat, output: LogOutput?, upstream: String) {
         self.format = format
-        self.fileDescriptor = fileDescriptor
+        self.output = output
+        self.upstream = Array(upstream.utf8)
         line.reserveCapacity(512)
     }
 
-    func write(remote: String, head: MessageHead, status: Int, durationNanoseconds: UInt64, failure: String?) {
-        guard format == .text else { return }
+    var linesDropped: Int { output?.linesDropped ?? 0 }
+
+    func write(_ record: AccessRecord) {
+        guard let output, format != .none else { return }
         line.removeAll(keepingCapacity: true)
-        appendTimestamp()
-        line.append(contentsOf: remote.utf8)
+        switch format {
+        case .text: renderText(record)
+        case .json: renderJSON(record)
+        case .none: return
+        }
+        line.append(0x0A)
+        output.write(line)
+    }
+
+    // MARK: text
+
+    private func renderText(_ record: AccessRecord) {
+        appendTextTimestamp()
+        line.append(contentsOf: record.remote.utf8)
         line.append(contentsOf: " \"".utf8)
-        line.append(contentsOf: head.methodBytes)
+        line.append(contentsOf: record.head.methodBytes)
         line.append(0x20)
-        appendPrintable(head.target)
-        line.append(contentsOf: head.isHTTP10 ? " HTTP/1.0\" ".utf8 : " HTTP/1.1\" ".utf8)
-        HeadWriter.appendDecimal(status, into: &line)
+        appendPrintable(record.head.target)
+        line.append(contentsOf: record.head.isHTTP10 ? " HTTP/1.0\" ".utf8 : " HTTP/1.1\" ".utf8)
+        HeadWriter.appendDecimal(record.status, into: &line)
         line.append(0x20)
-        if let agent = head.firstValue(of: "user-agent") { appendPrintable(agent) }
+        if let agent = record.head.firstValue(of: "user-agent") { appendPrintable(agent) }
         line.append(0x20)
-        appendSeconds(durationNanoseconds)
-        if let failure {
+        appendSeconds(record.durationNanoseconds)
+        if let failure = record.failure {
             line.append(contentsOf: " error=\"".utf8)
             line.append(contentsOf: failure.utf8)
             line.append(0x22)
         }
-        line.append(0x0A)
-        let written = line.withUnsafeBytes { Glibc.write(fileDescriptor, $0.baseAddress, $0.count) }
-        if written != line.count { linesDropped += 1 }
     }
 
     /// Bytes a client sent are logged, but never a control byte or a quote.
@@ -55,35 +85,161 @@ final class AccessLog {
         }
     }
 
+    /// `YYYY/MM/DD HH:MM:SS ` in local time, as Go's log package writes it.
+    private func appendTextTimestamp() {
+        var now = time(nil)
+        if Int(now) != textSecond {
+            textSecond = Int(now)
+            var parts = tm()
+            localtime_r(&now, &parts)
+            textTimestamp.removeAll(keepingCapacity: true)
+            appendDateTime(parts, dateSeparator: "/", middle: " ", into: &textTimestamp)
+            textTimestamp.append(0x20)
+        }
+        line.append(contentsOf: textTimestamp)
+    }
+
+    // MARK: json
+
+    private func renderJSON(_ record: AccessRecord) {
+        let head = record.head
+        line.append(contentsOf: "{\"time\":\"".utf8)
+        appendJSONTimestamp()
+        line.append(contentsOf: "\",\"method\":".utf8)
+        appendJSONString(head.methodBytes)
+        let target = head.target
+        let question = target.firstIndex(of: UInt8(ascii: "?"))
+        line.append(contentsOf: ",\"path\":".utf8)
+        appendJSONString(question.map { target[..<$0] } ?? target)
+        line.append(contentsOf: ",\"query\":".utf8)
+        appendJSONString(question.map { target[($0 + 1)...] } ?? [])
+        line.append(contentsOf: head.isHTTP10 ? ",\"protocol\":\"HTTP/1.0\"".utf8 : ",\"protocol\":\"HTTP/1.1\"".utf8)
+        line.append(contentsOf: ",\"status\":".utf8)
+        HeadWriter.appendDecimal(record.status, into: &line)
+        line.append(contentsOf: ",\"request_bytes\":".utf8)
+        HeadWriter.appendDecimal(record.requestBytes, into: &line)
+        line.append(contentsOf: ",\"response_bytes\":".utf8)
+        HeadWriter.appendDecimal(record.responseBytes, into: &line)
+        line.append(contentsOf: ",\"duration\":".utf8)
+        appendSeconds(record.durationNanoseconds)
+        line.append(contentsOf: ",\"ttfb\":".utf8)
+        if let firstByte = record.firstByteNanoseconds { appendSeconds(firstByte) } else { line.append(contentsOf: "null".utf8) }
+        line.append(contentsOf: ",\"upstream\":".utf8)
+        appendJSONString(upstream[...])
+        line.append(contentsOf: ",\"remote\":".utf8)
+        appendJSONString(Array(record.remote.utf8)[...])
+        line.append(contentsOf: ",\"user_agent\":".utf8)
+        appendJSONString(head.firstValue(of: "user-agent") ?? [])
+        line.append(contentsOf: ",\"request_id\":".utf8)
+        appendJSONString(record.requestID)
+        line.append(contentsOf: ",\"error\":".utf8)
+        if let failure = record.failure { appendJSONString(Array(failure.utf8)[...]) } else { line.append(contentsOf: "null".utf8) }
+        line.append(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string of arbitrary bytes: quotes, backslashes and control bytes
+    /// escaped, bytes that are not valid UTF-8 replaced by U+FFFD.
+    private func appendJSONString(_ bytes: ArraySlice<UInt8>) {
+        line.append(0x22)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                switch byte {
+                case 0x22: line.append(contentsOf: "\\\"".utf8)
+                case 0x5C: line.append(contentsOf: "\\\\".utf8)
+                case 0..<0x20, 0x7F:
+                    line.append(contentsOf: "\\u00".utf8)
+                    line.append(Self.hexDigits[Int(byte >> 4)])
+                    line.append(Self.hexDigits[Int(byte & 0xF)])
+                default: line.append(byte)
+                }
+                index += 1
+                continue
+            }
+            let length = UTF8Validation.sequenceLength(bytes, at: index)
+            if length > 0 {
+                line.append(contentsOf: bytes[index..<(index + length)])
+                index += length
+            } else {
+                line.append(contentsOf: "\\ufffd".utf8)
+                index += 1
+            }
+        }
+        line.append(0x22)
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// RFC 3339 in UTC with milliseconds: `2026-11-22T11:30:53.123Z`.
+    private func appendJSONTimestamp() {
+        let now = SystemInfo.wallClockSeconds
+        var seconds = time_t(now)
+        if Int(seconds) != jsonSecond {
+            jsonSecond = Int(seconds)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            jsonTimestamp.removeAll(keepingCapacity: true)
+            appendDateTime(parts, dateSeparator: "-", middle: "T", into: &jsonTimestamp)
+        }
+        line.append(contentsOf: jsonTimestamp)
+        let millis = Int((now - Double(seconds)) * 1000)
+        line.append(UInt8(ascii: "."))
+        line.append(UInt8(0x30 + millis / 100 % 10))
+        line.append(UInt8(0x30 + millis / 10 % 10))
+        line.append(UInt8(0x30 + millis % 10))
+        line.append(UInt8(ascii: "Z"))
+    }
+
+    // MARK: shared
+
+    private func appendDateTime(_ parts: tm, dateSeparator: String, middle: String, into out: inout [UInt8]) {
+        let fields = [(Int(parts.tm_year) + 1900, dateSeparator), (Int(parts.tm_mon) + 1, dateSeparator), (Int(parts.tm_mday), middle),
+                      (Int(parts.tm_hour), ":"), (Int(parts.tm_min), ":"), (Int(parts.tm_sec), "")]
+        for (value, separator) in fields {
+            if value < 10 { out.append(0x30) }
+            HeadWriter.appendDecimal(value, into: &out)
+            out.append(contentsOf: separator.utf8)
+        }
+    }
+
+    /// Seconds with six decimals.
     private func appendSeconds(_ nanoseconds: UInt64) {
         let micros = Int(nanoseconds / 1_000)
         HeadWriter.appendDecimal(micros / 1_000_000, into: &line)
         line.append(UInt8(ascii: "."))
-        var fraction = micros % 1_000_000
-        var digits = [UInt8](repeating: 0x30, count: 6)
-        for index in stride(from: 5, through: 0, by: -1) {
-            digits[index] = UInt8(0x30 + fraction % 10)
-            fraction /= 10
+        var divisor = 100_000
+        let fraction = micros % 1_000_000
+        while divisor > 0 {
+            line.append(UInt8(0x30 + fraction / divisor % 10))
+            divisor /= 10
         }
-        line.append(contentsOf: digits)
     }
+}
 
-    /// `YYYY/MM/DD HH:MM:SS ` in local time, as Go's log package writes it;
-    /// formatted once per second.
-    private func appendTimestamp() {
-        var now = time(nil)
-        if Int(now) != cachedSecond {
-            cachedSecond = Int(now)
-            var parts = tm()
-            localtime_r(&now, &parts)
-            cachedTimestamp.removeAll(keepingCapacity: true)
-            for (value, separator) in [(Int(parts.tm_year) + 1900, "/"), (Int(parts.tm_mon) + 1, "/"), (Int(parts.tm_mday), " "),
-                                       (Int(parts.tm_hour), ":"), (Int(parts.tm_min), ":"), (Int(parts.tm_sec), " ")] {
-                if value < 10 { cachedTimestamp.append(0x30) }
-                HeadWriter.appendDecimal(value, into: &cachedTimestamp)
-                cachedTimestamp.append(contentsOf: separator.utf8)
-            }
+/// Checks UTF-8 sequences byte by byte, without building Strings.
+enum UTF8Validation {
+    /// The length of the well-formed sequence starting at `index`, or 0.
+    static func sequenceLength(_ bytes: ArraySlice<UInt8>, at index: Int) -> Int {
+        let lead = bytes[index]
+        let length: Int
+        var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lower = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upper = 0x9F
+        case 0xF0: length = 4; lower = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upper = 0x8F
+        default: return 0
         }
-        line.append(contentsOf: cachedTimestamp)
+        guard index + length <= bytes.endIndex else { return 0 }
+        for offset in 1..<length {
+            let byte = bytes[index + offset]
+            let (low, high) = offset == 1 ? (lower, upper) : (UInt8(0x80), UInt8(0xBF))
+            if byte < low || byte > high { return 0 }
+        }
+        return length
     }
 }

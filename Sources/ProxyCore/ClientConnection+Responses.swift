@@ -6,11 +6,16 @@ extension ClientConnection {
     func respondLocally(_ route: LocalRoute) {
         let keepAlive = exchange.clientKeepAlive(draining: server.isDraining)
         let includeBody = exchange.method != .head
+        let status: Int
         switch route {
         case .health:
-            HeadWriter.writeLocalResponse(status: 200, reason: "OK", body: Self.okBody[...], includeBody: includeBody,
+            let health = server.healthAnswer()
+            status = health.status
+            HeadWriter.writeLocalResponse(status: health.status, reason: health.status == 200 ? "OK" : "Service Unavailable",
+                                          body: health.body[...], includeBody: includeBody,
                                           keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
         case .metrics:
+            status = 200
             let body = server.renderMetrics()
             HeadWriter.writeLocalResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8",
                                           body: body[...], includeBody: includeBody, keepAlive: keepAlive,
@@ -18,6 +23,7 @@ extension ClientConnection {
         }
         stream.write(responseHead)
         localRoute = nil
+        if server.config.logProbes { recordExchange(status: status, failed: false) }
         timeouts.exchangeEnded(now: now)
         if !keepAlive { closeGracefully() }
     }
@@ -25,15 +31,16 @@ extension ClientConnection {
     static let okBody: [UInt8] = Array("OK".utf8)
 
     /// Answers with an error the proxy made; the body is one line of text.
-    func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool) {
+    func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool, timedOut: Bool = false) {
         let keepAlive = keepClientOpen && exchange.clientKeepAlive(draining: server.isDraining) && mode == .http
         var body = Array(detail.utf8)
         body.append(0x0A)
         HeadWriter.writeLocalResponse(status: status, reason: reason, body: body[...], includeBody: exchange.method != .head,
-                                      keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+                                      keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
+                                      extraFields: exchangeActive ? requestIDField : [], into: &responseHead)
         stream.write(responseHead)
         exchange.responseStarted = true
-        recordExchange(status: status, failed: true)
+        recordExchange(status: status, failed: true, timedOut: timedOut)
         if let upstream {
             upstream.close()
             self.upstream = nil
@@ -79,30 +86,39 @@ extension ClientConnection {
             respondWithError(status: 408, reason: "Request Timeout", detail: "Request Timeout", keepClientOpen: false)
         case .upstreamConnect, .request:
             failureReason = kind == .request ? "request timeout" : "upstream connect timeout"
-            server.metrics.timeouts += 1
+            let timedOut = kind == .request
             switch exchange.recovery(after: kind) {
             case .respond(let status, let keepClientOpen):
-                if kind == .request {
-                    // Kubeless clients expect exactly this status and body.
-                    respondWithError(status: 408, reason: "Request Timeout", detail: "Timeout exceeded", keepClientOpen: false)
+                if timedOut {
+                    // Kubeless clients expect exactly this status and body (with
+                    // the newline Go's http.Error adds).
+                    respondWithError(status: 408, reason: "Request Timeout", detail: "Timeout exceeded", keepClientOpen: false,
+                                     timedOut: true)
                 } else {
                     respondWithError(status: status, reason: "Gateway Timeout", detail: "upstream connect timeout",
                                      keepClientOpen: keepClientOpen)
                 }
             case .abortClient, .retryOnFreshConnection:
-                recordExchange(status: exchange.statusCode, failed: true)
+                recordExchange(status: exchange.statusCode, failed: true, timedOut: timedOut)
                 abort()
             }
+            if timedOut { server.requestDidTimeOut() }
         }
     }
 
-    /// Logs the exchange and counts it.
-    func recordExchange(status: Int, failed: Bool) {
+    /// Logs the exchange, and counts it if it went to the upstream; once.
+    func recordExchange(status: Int, failed: Bool, timedOut: Bool = false) {
         let duration = server.loop.nowNanoseconds &- exchangeStart
-        server.metrics.record(method: exchange.method, methodBytes: parser.head.methodBytes, status: status,
-                              failed: failed, durationNanoseconds: duration)
-        server.accessLog.write(remote: remoteDescription, head: parser.head, status: status,
-                               durationNanoseconds: duration, failure: failureReason)
+        if exchangeActive {
+            exchangeActive = false
+            server.metrics.exchangeEnded(method: exchange.method, status: status, failed: failed, timedOut: timedOut,
+                                         durationNanoseconds: duration, requestBytes: requestBodyBytes,
+                                         responseBytes: responseBodyBytes)
+        }
+        server.accessLog.write(AccessRecord(remote: remoteDescription, head: parser.head, status: status,
+                                            durationNanoseconds: duration, firstByteNanoseconds: firstByteNanoseconds,
+                                            requestBytes: requestBodyBytes, responseBytes: responseBodyBytes,
+                                            requestID: requestID[...], failure: failureReason))
     }
 
     /// Ends the connection politely: send what is queued, then FIN, and keep
@@ -134,6 +150,12 @@ extension ClientConnection {
 
     func closeNow() {
         guard mode != .closed else { return }
+        if exchangeActive {
+            // The client went away (or the proxy is closing it) mid-exchange:
+            // logged as 499, nginx's "client closed request".
+            if failureReason == nil { failureReason = "client closed connection" }
+            recordExchange(status: exchange.responseStarted ? exchange.statusCode : 499, failed: false)
+        }
         mode = .closed
         if let upstream {
             upstream.close()

@@ -84,11 +84,13 @@ extension ClientConnection {
         exchange.responseFraming = BodyFraming.forResponse(head, to: exchange.method, clientIsHTTP10: exchange.clientIsHTTP10)
         let keepAlive = exchange.clientKeepAlive(draining: server.isDraining)
         closeAfterResponse = !keepAlive
-        HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive,
-                                 clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+        let firstByte = server.loop.nowNanoseconds &- exchangeStart
+        firstByteNanoseconds = firstByte
+        server.metrics.recordFirstByte(method: exchange.method, nanoseconds: firstByte)
+        HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
+                                 extraFields: head.contains("x-request-id") ? [] : requestIDField, into: &responseHead)
         stream.write(responseHead)
         exchange.responseStarted = true
-        server.metrics.recordFirstByte()
         return exchange.method == .head ? .none : .asFramed
     }
 
@@ -123,6 +125,7 @@ extension ClientConnection {
         let reusable = exchange.upstreamReusable(responseKeepAlive: upstream.parser.head.keepAlive,
                                                  extraBytesAfterResponse: extraBytesAfterResponse)
         let keepClient = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
+        server.health.runtimeAnswered()
         recordExchange(status: exchange.statusCode, failed: false)
         if reusable { server.pool.putBack(upstream) } else { upstream.close() }
         timeouts.exchangeEnded(now: now)
@@ -143,6 +146,7 @@ extension ClientConnection {
         switch exchange.recovery(after: failure) {
         case .retryOnFreshConnection:
             exchange.retried = true
+            server.metrics.upstreamRetries += 1
             let replay = replayBody
             attachUpstream(retrying: true)
             self.upstream?.stream.write(replay)

@@ -36,9 +36,16 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var requestBodyBytes = 0
     var responseBodyBytes = 0
     var failureReason: String?
+    /// A proxied exchange is under way and not yet logged and counted.
+    var exchangeActive = false
+    var firstByteNanoseconds: UInt64?
+    var requestID: [UInt8] = []
+    var requestIDField: [UInt8] = []
 
     /// The parser stopped at the end of a request; bytes after it wait here.
     var pausedAfterMessage = false
+    /// A health probe waits for the first health check.
+    var awaitingHealth = false
     var awaitingUpgrade = false
     /// Reading stopped because the upstream's write queue is full.
     var readingHeldByBackpressure = false
@@ -55,10 +62,13 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
 
     let clientAddress: [UInt8]
     let remoteDescription: String
+    /// Accepted on the admin port: only the proxy's own routes are served.
+    let isAdmin: Bool
 
-    init(server: ProxyServer, stream: Stream) {
+    init(server: ProxyServer, stream: Stream, isAdmin: Bool) {
         self.server = server
         self.stream = stream
+        self.isAdmin = isAdmin
         parser = HTTPParser(kind: .request, limits: server.config.headLimits)
         timer = Timer(loop: server.loop)
         timeouts = ClientTimeouts(durations: server.timeoutDurations, now: server.loop.nowMilliseconds)
@@ -110,7 +120,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     func streamDidFailToConnect(_ source: Stream, _ error: UVError) {
         timeouts.connectFinished()
         server.metrics.upstreamConnectErrors += 1
-        upstreamFailed(error.isConnectionRefused || error.name == "ENOENT" ? .refused(error.name) : .unreachable(error.name))
+        let failure: UpstreamFailure = error.isConnectionRefused || error.name == "ENOENT" ? .refused(error.name) : .unreachable(error.name)
+        server.health.runtimeUnreachable(failure.reason)
+        upstreamFailed(failure)
         rearmTimer()
     }
 
@@ -201,7 +213,6 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         case .http:
             if upstream != nil || parser.isInMessage {
                 failureReason = "client closed mid-request"
-                if upstream != nil { recordExchange(status: 499, failed: false) }
                 abort()
             } else {
                 closeNow()
@@ -211,6 +222,15 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         case .closed:
             break
         }
+    }
+
+    /// The first health check finished: answer the waiting probe, go on.
+    func healthCheckDidFinish() {
+        guard awaitingHealth, mode == .http else { return }
+        awaitingHealth = false
+        respondLocally(.health)
+        resumeAfterExchange()
+        rearmTimer()
     }
 
     /// After a response is complete: take the next pipelined request or read on.
@@ -243,16 +263,34 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         requestBodyBytes = 0
         responseBodyBytes = 0
         failureReason = nil
+        firstByteNanoseconds = nil
         closeAfterResponse = false
         requestFraming = BodyFraming.forRequest(head)
-        localRoute = server.localRoute(for: head)
-        if localRoute != nil { return .asFramed }
-        if head.method == .connect {
-            localRoute = nil
-            return .asFramed
+        localRoute = server.localRoute(for: head, onAdminPort: isAdmin)
+        requestID.removeAll(keepingCapacity: true)
+        if localRoute != nil || head.method == .connect { return .asFramed }
+        if let shorter = RequestTimeoutHeader.milliseconds(in: head) {
+            timeouts.headCompleted(now: now, requestTimeout: shorter)
         }
-        HeadWriter.writeRequest(head, framing: requestFraming,
-                                forwarding: HeadWriter.Forwarding(clientAddress: clientAddress), into: &requestHead)
+        requestIDField.removeAll(keepingCapacity: true)
+        if let sent = head.firstValue(of: "x-request-id"), RequestIDGenerator.isUsable(sent) {
+            requestID.append(contentsOf: sent)
+        } else {
+            server.requestIDs.generate(into: &requestID)
+            requestIDField.append(contentsOf: "X-Request-Id: ".utf8)
+            requestIDField.append(contentsOf: requestID)
+            requestIDField.append(contentsOf: "\r\n".utf8)
+        }
+        HeadWriter.writeRequest(head, framing: requestFraming, forwarding: HeadWriter.Forwarding(clientAddress: clientAddress),
+                                extraFields: requestIDField, into: &requestHead)
+        if requestIDField.isEmpty {
+            // The client's own id goes back to it too.
+            requestIDField.append(contentsOf: "X-Request-Id: ".utf8)
+            requestIDField.append(contentsOf: requestID)
+            requestIDField.append(contentsOf: "\r\n".utf8)
+        }
+        exchangeActive = true
+        server.metrics.exchangeStarted()
         attachUpstream(retrying: false)
         return .asFramed
     }
@@ -277,6 +315,11 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         if parser !== self.parser { return upstreamDidCompleteMessage() }
         exchange.requestComplete = true
         if let localRoute {
+            if localRoute == .health, !server.isDraining, server.health.needsFirstCheck(self) {
+                // Paused until the first health check answers.
+                awaitingHealth = true
+                return true
+            }
             respondLocally(localRoute)
             return mode != .http
         }

@@ -34,6 +34,19 @@ public enum ConfigParsing {
         path.hasPrefix("/") && path.utf8.count < 108 ? .unix(path: path) : nil
     }
 
+    /// Histogram bounds: ascending positive seconds, comma-separated.
+    public static func buckets(_ text: String) -> [Double]? {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        var bounds: [Double] = []
+        for part in parts {
+            let trimmed = part.trimmingCharacters(in: " ")
+            guard trimmed.allSatisfy({ $0.isASCIIDigit || $0 == "." }), let value = Double(trimmed), value > 0, value.isFinite,
+                  value > (bounds.last ?? 0) else { return nil }
+            bounds.append(value)
+        }
+        return bounds.isEmpty ? nil : bounds
+    }
+
     /// The listen address: the given numeric address, or all interfaces.
     public static func listenAddress(_ text: String?, port: Int) -> SocketAddress? {
         guard let text else { return SocketAddress(host: "0.0.0.0", port: port) }
@@ -44,4 +57,13 @@ public enum ConfigParsing {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Character) -> Substring {
+        var slice = self
+        while slice.first == set { slice.removeFirst() }
+        while slice.last == set { slice.removeLast() }
+        return slice
+    }
 }

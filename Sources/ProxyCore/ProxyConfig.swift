@@ -38,7 +38,19 @@ public struct ProxyConfig: Sendable {
     public var headLimits = HeadLimits()
     public var healthPath = "/healthz"
     public var metricsPath = "/metrics"
+    /// Serve the health and metrics routes on this port instead of the main
+    /// one, so no function path is shadowed. `nil`: on the main port.
+    public var adminPort: Int?
     public var accessLog: AccessLogFormat = .text
+    /// Log requests to the health and metrics routes too.
+    public var logProbes = false
+    public var timeoutPolicy: TimeoutPolicy = .none
+    /// Upper bounds of the duration and time-to-first-byte histograms.
+    public var durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Path of the runtime's own health check, asked by the cached check.
+    public var upstreamHealthPath = "/healthz"
+    /// How long a health check result is reused.
+    public var healthIntervalMilliseconds: UInt64 = 2_000
 
     public init(listenAddress: SocketAddress, upstream: UpstreamTarget) {
         self.listenAddress = listenAddress
@@ -49,5 +61,16 @@ public struct ProxyConfig: Sendable {
 public enum AccessLogFormat: String, Sendable, CaseIterable {
     /// The Kubeless Go proxy's line, followed by the duration.
     case text
+    /// One JSON object per line.
+    case json
     case none
+}
+
+/// What happens to a function that ran past its timeout, after its client got 408.
+public enum TimeoutPolicy: String, Sendable, CaseIterable {
+    /// Abandon the request only; the runtime keeps running.
+    case none
+    /// Exit the proxy one second later (status 1), as the Go proxy did, so
+    /// the platform restarts the container.
+    case exit
 }

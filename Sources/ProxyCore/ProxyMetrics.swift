@@ -1,38 +1,65 @@
+import PrometheusText
 import ProxyHTTP
 
-/// The counters behind `/metrics`: the Kubeless Go proxy's families, named and
-/// described exactly as it did, so its dashboards keep working. Plain integer
-/// updates on the loop thread; text is made only when scraped.
+/// The numbers behind `/metrics`. The Kubeless Go proxy's three families keep
+/// its names, help texts, label and buckets exactly, so `kubeless function
+/// top` and existing dashboards keep working; the proxy's own families use
+/// the `runtime_proxy_` prefix. Updated with plain arithmetic on the loop
+/// thread; text is made only when scraped (docs/metrics.md lists them all).
 final class ProxyMetrics {
-    /// The Prometheus client's default buckets, which the Go proxy used.
-    static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Prometheus' default buckets, which the Go proxy used.
+    static let defaultDurationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     /// Methods outside this set share the label `OTHER`, so label values stay bounded.
-    static let bucketLabels = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"]
     static let methodLabels = ["DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"]
+    static let statusClassLabels = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+    static let version = "0.1.0"
 
     struct PerMethod {
         var calls = 0
         var failures = 0
-        var bucketCounts = [Int](repeating: 0, count: ProxyMetrics.durationBuckets.count)
-        var durationSum = 0.0
+        var timeouts = 0
+        var duration: Histogram
+        var firstByte: Histogram
+        var responsesByClass = [Int](repeating: 0, count: 5)
     }
 
-    private var perMethod = [PerMethod](repeating: PerMethod(), count: ProxyMetrics.methodLabels.count)
+    private var perMethod: [PerMethod]
+    private let methodLabelSets: [Labels]
+    private(set) var inFlight = 0
     var upstreamConnectErrors = 0
-    var timeouts = 0
-    var firstBytes = 0
+    var upstreamRetries = 0
+    var requestBodyBytes = 0
+    var responseBodyBytes = 0
+    let startTimeSeconds: Double
 
-    func recordFirstByte() { firstBytes += 1 }
+    init(durationBuckets: [Double] = ProxyMetrics.defaultDurationBuckets, startTimeSeconds: Double) {
+        let empty = PerMethod(duration: Histogram(bounds: durationBuckets), firstByte: Histogram(bounds: durationBuckets))
+        perMethod = [PerMethod](repeating: empty, count: Self.methodLabels.count)
+        methodLabelSets = Self.methodLabels.map { Labels(["method": $0]) }
+        self.startTimeSeconds = startTimeSeconds
+    }
 
-    func record(method: HTTPMethod, methodBytes: ArraySlice<UInt8>, status: Int, failed: Bool, durationNanoseconds: UInt64) {
+    /// A request went (or is about to go) upstream.
+    func exchangeStarted() { inFlight += 1 }
+
+    /// The upstream's response head arrived.
+    func recordFirstByte(method: HTTPMethod, nanoseconds: UInt64) {
+        perMethod[Self.labelIndex(method)].firstByte.observe(Double(nanoseconds) / 1e9)
+    }
+
+    /// An exchange ended: `failed` when the proxy, not the function, failed it
+    /// (502, 504, a timeout, a cut response); `timedOut` for the request timeout.
+    func exchangeEnded(method: HTTPMethod, status: Int, failed: Bool, timedOut: Bool, durationNanoseconds: UInt64,
+                       requestBytes: Int, responseBytes: Int) {
+        inFlight -= 1
         let index = Self.labelIndex(method)
-        let seconds = Double(durationNanoseconds) / 1e9
         perMethod[index].calls += 1
         if failed { perMethod[index].failures += 1 }
-        perMethod[index].durationSum += seconds
-        for (bucket, bound) in Self.durationBuckets.enumerated() where seconds <= bound {
-            perMethod[index].bucketCounts[bucket] += 1
-        }
+        if timedOut { perMethod[index].timeouts += 1 }
+        perMethod[index].duration.observe(Double(durationNanoseconds) / 1e9)
+        if (100..<600).contains(status) { perMethod[index].responsesByClass[status / 100 - 1] += 1 }
+        requestBodyBytes += requestBytes
+        responseBodyBytes += responseBytes
     }
 
     static func labelIndex(_ method: HTTPMethod) -> Int {
@@ -50,32 +77,73 @@ final class ProxyMetrics {
         }
     }
 
-    /// Prometheus text exposition format 0.0.4.
-    func render() -> [UInt8] {
-        var text = ""
-        text += "# HELP function_calls_total Number of calls to user function\n# TYPE function_calls_total counter\n"
-        for (index, label) in Self.methodLabels.enumerated() where perMethod[index].calls > 0 {
-            text += "function_calls_total{method=\"\(label)\"} \(perMethod[index].calls)\n"
-        }
-        text += "# HELP function_failures_total Number of exceptions in user function\n# TYPE function_failures_total counter\n"
-        for (index, label) in Self.methodLabels.enumerated() where perMethod[index].calls > 0 {
-            text += "function_failures_total{method=\"\(label)\"} \(perMethod[index].failures)\n"
-        }
-        text += "# HELP function_duration_seconds Duration of user function in seconds\n# TYPE function_duration_seconds histogram\n"
-        for (index, label) in Self.methodLabels.enumerated() where perMethod[index].calls > 0 {
-            let counts = perMethod[index]
-            for (bucket, bound) in Self.bucketLabels.enumerated() {
-                text += "function_duration_seconds_bucket{method=\"\(label)\",le=\"\(bound)\"} \(counts.bucketCounts[bucket])\n"
+    /// What only the server knows at scrape time.
+    struct ScrapeContext {
+        var openClientConnections: Int
+        var idleUpstreamConnections: Int
+        var logLinesDropped: Int
+        var process: ProcessStats
+    }
+
+    /// The Prometheus text exposition, format 0.0.4.
+    func render(_ context: ScrapeContext) -> [UInt8] {
+        var out = ExpositionWriter()
+        let used = perMethod.indices.filter { perMethod[$0].calls > 0 }
+        out.family("function_calls_total", .counter, help: "Number of calls to user function")
+        for index in used { out.sample("function_calls_total", labels: methodLabelSets[index], perMethod[index].calls) }
+        out.family("function_failures_total", .counter, help: "Number of exceptions in user function")
+        for index in used { out.sample("function_failures_total", labels: methodLabelSets[index], perMethod[index].failures) }
+        out.family("function_duration_seconds", .histogram, help: "Duration of user function in seconds")
+        for index in used { out.histogram("function_duration_seconds", labels: methodLabelSets[index], perMethod[index].duration) }
+
+        out.family("function_timeouts_total", .counter, help: "Number of calls to user function that ran past their timeout")
+        for index in used { out.sample("function_timeouts_total", labels: methodLabelSets[index], perMethod[index].timeouts) }
+        out.family("runtime_proxy_responses_total", .counter, help: "Responses sent for proxied requests, by method and status class")
+        for index in used {
+            for (classIndex, label) in Self.statusClassLabels.enumerated() where perMethod[index].responsesByClass[classIndex] > 0 {
+                out.sample("runtime_proxy_responses_total", labels: Labels(["method": Self.methodLabels[index], "status_class": label]),
+                           perMethod[index].responsesByClass[classIndex])
             }
-            text += "function_duration_seconds_bucket{method=\"\(label)\",le=\"+Inf\"} \(counts.calls)\n"
-            text += "function_duration_seconds_sum{method=\"\(label)\"} \(counts.durationSum)\n"
-            text += "function_duration_seconds_count{method=\"\(label)\"} \(counts.calls)\n"
         }
-        text += "# HELP runtime_proxy_upstream_connect_errors_total Upstream connections that could not be established\n"
-        text += "# TYPE runtime_proxy_upstream_connect_errors_total counter\n"
-        text += "runtime_proxy_upstream_connect_errors_total \(upstreamConnectErrors)\n"
-        text += "# HELP function_timeouts_total Requests that ran past their timeout\n# TYPE function_timeouts_total counter\n"
-        text += "function_timeouts_total \(timeouts)\n"
-        return Array(text.utf8)
+        out.family("runtime_proxy_time_to_first_byte_seconds", .histogram,
+                   help: "Time from a request head to the upstream's response head, in seconds")
+        for index in used where perMethod[index].firstByte.count > 0 {
+            out.histogram("runtime_proxy_time_to_first_byte_seconds", labels: methodLabelSets[index], perMethod[index].firstByte)
+        }
+        gauge(&out, "runtime_proxy_requests_in_flight", "Proxied requests waiting for or receiving a response", inFlight)
+        gauge(&out, "runtime_proxy_client_connections", "Open client connections", context.openClientConnections)
+        gauge(&out, "runtime_proxy_upstream_idle_connections", "Idle keep-alive connections to the upstream", context.idleUpstreamConnections)
+        counter(&out, "runtime_proxy_upstream_connect_errors_total", "Upstream connections that could not be established", upstreamConnectErrors)
+        counter(&out, "runtime_proxy_upstream_retries_total", "Requests sent again after a pooled upstream connection failed", upstreamRetries)
+        counter(&out, "runtime_proxy_request_body_bytes_total", "Request body bytes received from clients", requestBodyBytes)
+        counter(&out, "runtime_proxy_response_body_bytes_total", "Response body bytes received from the upstream", responseBodyBytes)
+        counter(&out, "runtime_proxy_log_lines_dropped_total", "Access log lines dropped because stdout could not keep up", context.logLinesDropped)
+        out.family("runtime_proxy_build_info", .gauge, help: "Build information; always 1")
+        out.sample("runtime_proxy_build_info", labels: Labels(["version": Self.version]), 1)
+
+        let process = context.process
+        if let cpu = process.cpuSeconds { counterValue(&out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu) }
+        if let fds = process.openDescriptors { gauge(&out, "process_open_fds", "Number of open file descriptors.", fds) }
+        if let max = process.maxDescriptors { gauge(&out, "process_max_fds", "Maximum number of open file descriptors.", max) }
+        if let rss = process.residentBytes { gauge(&out, "process_resident_memory_bytes", "Resident memory size in bytes.", rss) }
+        if let vsize = process.virtualBytes { gauge(&out, "process_virtual_memory_bytes", "Virtual memory size in bytes.", vsize) }
+        out.family("process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.")
+        out.sample("process_start_time_seconds", process.startTimeSeconds.rounded(.down))
+        return out.bytes
+    }
+
+    private func gauge(_ out: inout ExpositionWriter, _ name: String, _ help: String, _ value: Int) {
+        out.family(name, .gauge, help: help)
+        out.sample(name, value)
+    }
+
+    private func counter(_ out: inout ExpositionWriter, _ name: String, _ help: String, _ value: Int) {
+        out.family(name, .counter, help: help)
+        out.sample(name, value)
+    }
+
+    private func counterValue(_ out: inout ExpositionWriter, _ name: String, _ help: String, _ value: Double) {
+        out.family(name, .counter, help: help)
+        out.sample(name, value)
     }
 }

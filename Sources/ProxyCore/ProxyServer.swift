@@ -4,27 +4,35 @@ import Glibc
 import ProxyHTTP
 import ProxyUV
 
-/// The proxy: one listener, its client connections, the upstream pool, and
-/// the loop they all run on.
-public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate {
+/// The proxy: its listeners, client connections, upstream pool, health
+/// monitor, metrics and access log, all on one loop.
+public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, TimerDelegate {
     public let config: ProxyConfig
     let loop: EventLoop
     let pool: UpstreamPool
-    let metrics = ProxyMetrics()
+    let metrics: ProxyMetrics
     let accessLog: AccessLog
+    let health: HealthMonitor
     let timeoutDurations: ClientTimeouts.Durations
+    var requestIDs = RequestIDGenerator()
     private var listener: TCPListener?
+    private var adminListener: TCPListener?
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var signalWatchers: [SignalWatcher] = []
+    private var exitTimer: Timer?
     public private(set) var isDraining = false
     private let healthPath: [UInt8]
     private let metricsPath: [UInt8]
+    private let logOutput: LogOutput?
 
     public init(config: ProxyConfig) throws(UVError) {
         self.config = config
         loop = try EventLoop()
         pool = UpstreamPool(loop: loop, config: config)
-        accessLog = AccessLog(format: config.accessLog)
+        metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds)
+        logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop)
+        accessLog = AccessLog(format: config.accessLog, output: logOutput, upstream: config.upstream.description)
+        health = HealthMonitor(loop: loop, config: config)
         timeoutDurations = ClientTimeouts.Durations(
             clientIdle: config.clientIdleTimeoutMilliseconds, headerRead: config.headerTimeoutMilliseconds,
             upstreamConnect: config.connectTimeoutMilliseconds, request: config.requestTimeoutMilliseconds,
@@ -33,21 +41,29 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate {
         metricsPath = Array(config.metricsPath.utf8)
     }
 
-    /// Binds the port; after this returns, connections are accepted once `run()` runs.
+    /// Binds the ports; connections are accepted once `run()` runs.
     public func start() throws(UVError) {
         let listener = try TCPListener(loop: loop, address: config.listenAddress)
         listener.delegate = self
         self.listener = listener
+        if let adminPort = config.adminPort, let address = SocketAddress(host: config.listenAddress.host, port: adminPort) {
+            let admin = try TCPListener(loop: loop, address: address)
+            admin.delegate = self
+            adminListener = admin
+        }
         // SIGTERM: Kubernetes starts a graceful shutdown. SIGINT: the same, from a terminal.
         for signal in [SIGTERM, SIGINT] {
             let watcher = try SignalWatcher(loop: loop, signal: signal)
             watcher.delegate = self
             signalWatchers.append(watcher)
         }
+        if let reason = logOutput?.blockingReason { log("access log written with blocking writes: \(reason)") }
+        if SystemInfo.readFile("/proc/self/stat") == nil { log("no /proc: process_* metrics other than start time and fd limit are left out") }
     }
 
-    /// The port actually bound (the configured one, or the kernel's pick for 0).
+    /// The main port actually bound (the configured one, or the kernel's pick for 0).
     public var boundPort: Int { listener?.boundPort ?? 0 }
+    public var boundAdminPort: Int? { adminListener?.boundPort }
 
     /// Runs the loop until the proxy has shut down.
     public func run() { loop.run() }
@@ -55,7 +71,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate {
     // MARK: Connections
 
     public func listener(_ listener: TCPListener, didAccept stream: Stream) {
-        let connection = ClientConnection(server: self, stream: stream)
+        let connection = ClientConnection(server: self, stream: stream, isAdmin: listener === adminListener)
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
     }
@@ -69,18 +85,47 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate {
         if isDraining && connections.isEmpty { finishShutdown() }
     }
 
-    var openConnectionCount: Int { connections.count }
-
     // MARK: Local routes
 
-    func localRoute(for head: MessageHead) -> ClientConnection.LocalRoute? {
+    /// The proxy's own route for this request, if any. With an admin port,
+    /// they live there only and the main port forwards every path.
+    func localRoute(for head: MessageHead, onAdminPort: Bool) -> ClientConnection.LocalRoute? {
+        guard onAdminPort == (adminListener != nil) else { return nil }
         let path = head.path
         if path.elementsEqual(healthPath) { return .health }
         if path.elementsEqual(metricsPath) { return .metrics }
         return nil
     }
 
-    func renderMetrics() -> [UInt8] { metrics.render() }
+    func healthAnswer() -> (status: Int, body: [UInt8]) {
+        if isDraining { return (503, Array("draining\n".utf8)) }
+        return health.answer()
+    }
+
+    func renderMetrics() -> [UInt8] {
+        metrics.render(ProxyMetrics.ScrapeContext(openClientConnections: connections.count, idleUpstreamConnections: pool.idleCount,
+                                                  logLinesDropped: accessLog.linesDropped,
+                                                  process: ProcessStats.read(startTimeSeconds: metrics.startTimeSeconds)))
+    }
+
+    // MARK: Timeout policy
+
+    /// A request ran past its timeout; its client has its answer.
+    func requestDidTimeOut() {
+        guard config.timeoutPolicy == .exit, exitTimer == nil else { return }
+        // The Go proxy's way: the stuck function cannot be stopped from here,
+        // so exit and let the platform restart the container.
+        log("request timeout with --timeout-policy exit: exiting in 1 s")
+        let timer = Timer(loop: loop)
+        timer.delegate = self
+        timer.start(milliseconds: 1_000)
+        exitTimer = timer
+    }
+
+    public func timerDidFire(_ timer: Timer) {
+        log("exiting after a request timeout (status 1)")
+        exit(1)
+    }
 
     // MARK: Shutdown
 
@@ -94,18 +139,21 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate {
         isDraining = true
         listener?.close()
         listener = nil
+        adminListener?.close()
+        adminListener = nil
         if connections.isEmpty { finishShutdown() }
     }
 
     private func finishShutdown() {
         pool.closeAll()
+        health.close()
         for watcher in signalWatchers { watcher.close() }
         signalWatchers.removeAll()
         log("stopped")
     }
 
+    /// A lifecycle line on stderr (the access log has stdout).
     public func log(_ message: String) {
-        var line = Array("runtime-proxy: \(message)\n".utf8)
-        _ = line.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        SystemInfo.writeToStandardError("runtime-proxy: \(message)\n")
     }
 }

@@ -38,6 +38,8 @@ public enum HeadWriter {
             }
             if hasConnectionField, isNamedByConnection(name, in: head) { continue }
             if HeaderName.equals(name, "x-forwarded-for") { forwardedFor.append(index); continue }
+            // Consumed by the proxy (a per-request deadline), not for the runtime.
+            if HeaderName.equals(name, "x-request-timeout") { continue }
             if HeaderName.equals(name, "x-forwarded-proto") { hasForwardedProto = true }
             if HeaderName.equals(name, "x-forwarded-host") { hasForwardedHost = true }
             if HeaderName.equals(name, "host") { hostIndex = index }

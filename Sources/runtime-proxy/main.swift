@@ -1,5 +1,6 @@
 import ArgumentParser
 import ProxyCore
+import ProxyUV
 
 #if canImport(Glibc)
 import Glibc
@@ -51,8 +52,26 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "Prometheus metrics path answered by the proxy (env PROXY_METRICS_PATH, default /metrics).")
     var metricsPath: String?
 
-    @Option(help: "Access log format: text or none (env PROXY_LOG_FORMAT, default text).")
+    @Option(help: "Serve the health and metrics routes on this port instead of the main one (env PROXY_ADMIN_PORT, default: main port).")
+    var adminPort: Int?
+
+    @Option(help: "Access log format: text (the Kubeless proxy's line), json or none (env PROXY_LOG_FORMAT, default text).")
     var logFormat: String?
+
+    @Flag(help: "Log requests to the health and metrics routes too (env PROXY_LOG_PROBES=1).")
+    var logProbes = false
+
+    @Option(help: "After a request timeout: none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default none).")
+    var timeoutPolicy: String?
+
+    @Option(help: "Upper bounds of the duration histograms, in seconds, comma-separated (env PROXY_DURATION_BUCKETS, default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10).")
+    var durationBuckets: String?
+
+    @Option(help: "The runtime's own health path, asked by the cached health check (env PROXY_UPSTREAM_HEALTH_PATH, default /healthz).")
+    var upstreamHealthPath: String?
+
+    @Option(help: "How long a health check result is reused (env PROXY_HEALTH_INTERVAL, default 2).")
+    var healthInterval: String?
 
     func run() throws {
         let config = try makeConfig()
@@ -62,11 +81,12 @@ struct RuntimeProxyCommand: ParsableCommand {
             server = try ProxyServer(config: config)
             try server.start()
         } catch {
-            var message = Array("runtime-proxy: cannot listen on \(config.listenAddress): \(error)\n".utf8)
-            _ = message.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            SystemInfo.writeToStandardError("runtime-proxy: cannot listen on \(config.listenAddress): \(error)\n")
             throw ExitCode(71)
         }
-        server.log("listening on \(config.listenAddress.isIPv6 ? "[\(config.listenAddress.host)]" : config.listenAddress.host):\(server.boundPort), forwarding to \(config.upstream)")
+        let host = config.listenAddress.isIPv6 ? "[\(config.listenAddress.host)]" : config.listenAddress.host
+        let admin = server.boundAdminPort.map { ", health and metrics on \(host):\($0)" } ?? ""
+        server.log("listening on \(host):\(server.boundPort), forwarding to \(config.upstream)\(admin)")
         server.run()
     }
 
@@ -102,6 +122,26 @@ struct RuntimeProxyCommand: ParsableCommand {
             throw ValidationError("log format '\(formatText)' is not one of: \(AccessLogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         config.accessLog = format
+        config.logProbes = logProbes || environment["PROXY_LOG_PROBES"] == "1"
+        let policyText = timeoutPolicy ?? environment["PROXY_TIMEOUT_POLICY"] ?? "none"
+        guard let policy = TimeoutPolicy(rawValue: policyText) else {
+            throw ValidationError("timeout policy '\(policyText)' is not one of: \(TimeoutPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        config.timeoutPolicy = policy
+        if let bucketsText = durationBuckets ?? environment["PROXY_DURATION_BUCKETS"] {
+            guard let buckets = ConfigParsing.buckets(bucketsText) else {
+                throw ValidationError("duration buckets '\(bucketsText)' are not ascending positive numbers separated by commas")
+            }
+            config.durationBuckets = buckets
+        }
+        if let admin = try adminPort ?? environment.integer("PROXY_ADMIN_PORT") {
+            guard (0...65535).contains(admin) else { throw ValidationError("admin port \(admin) is not between 0 and 65535") }
+            config.adminPort = admin
+        }
+        config.upstreamHealthPath = try path(upstreamHealthPath ?? environment["PROXY_UPSTREAM_HEALTH_PATH"] ?? "/healthz",
+                                             name: "upstream health path")
+        config.healthIntervalMilliseconds = try duration(healthInterval, "--health-interval", env: "PROXY_HEALTH_INTERVAL",
+                                                         environment, default: 2)
         return config
     }
 
@@ -181,9 +221,7 @@ func runCommand() -> Never {
         }
         let message = RuntimeProxyCommand.message(for: error)
         if !message.isEmpty {
-            let line = "runtime-proxy: " + message.split(separator: "\n").joined(separator: " ") + "\n"
-            var bytes = Array(line.utf8)
-            _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            SystemInfo.writeToStandardError("runtime-proxy: " + message.split(separator: "\n").joined(separator: " ") + "\n")
         }
         exit(code.rawValue)
     }

@@ -1,0 +1,48 @@
+import ProxyHTTP
+
+/// Request ids: the client's `X-Request-Id` if it sent a usable one, otherwise
+/// 32 random hex digits from a SplitMix64 generator seeded once at start
+/// (fast, and unique enough to find a request in logs; not a secret).
+struct RequestIDGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64 = UInt64.random(in: .min ... .max)) { state = seed }
+
+    private mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
+    /// Replaces `out` with a new id.
+    mutating func generate(into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        for word in [next(), next()] {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                out.append(Self.hex[Int((word >> UInt64(shift)) & 0xF)])
+            }
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// A client-sent id is kept if it is 1 to 200 visible ASCII characters.
+    static func isUsable(_ value: ArraySlice<UInt8>) -> Bool {
+        !value.isEmpty && value.count <= 200 && value.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}
+
+/// The per-request deadline header: a request may shorten its own timeout,
+/// never lengthen it (the shorter of this and `FUNC_TIMEOUT` applies). The
+/// proxy consumes it; it does not go upstream.
+enum RequestTimeoutHeader {
+    static let name: StaticString = "x-request-timeout"
+
+    /// Milliseconds asked for, or nil if absent or not a positive number of seconds.
+    static func milliseconds(in head: MessageHead) -> UInt64? {
+        guard let value = head.firstValue(of: name) else { return nil }
+        return ConfigParsing.milliseconds(String(decoding: value, as: UTF8.self))
+    }
+}

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+internal import CLibUV
+
+/// Where access-log lines go (stdout by default), written so that a slow or
+/// stalled reader never stalls the event loop.
+///
+/// When the descriptor is a pipe (a container runtime collecting logs), it is
+/// reopened through /proc/self/fd as a new open file description, made
+/// non-blocking, and written through libuv with a bounded queue; a line that
+/// would pass the bound is dropped and counted. Reopening matters: making the
+/// inherited descriptor non-blocking would change it for the wrapped runtime
+/// too, which shares it. Files, terminals and /dev/null are written directly:
+/// they do not stall.
+public final class LogOutput: StreamDelegate {
+    private let fd: Int32
+    private var stream: Stream?
+    private var readerGone = false
+    private let queueLimit: Int
+    public private(set) var linesDropped = 0
+    /// Why lines are written with blocking writes, if they are (for a start-up log line).
+    public let blockingReason: String?
+
+    public init(loop: EventLoop, fd: Int32 = 1, queueLimit: Int = 1 << 20) {
+        self.fd = fd
+        self.queueLimit = queueLimit
+        var status = stat()
+        if fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFIFO {
+            let reopened = open("/proc/self/fd/\(fd)", O_WRONLY | O_CLOEXEC | O_NONBLOCK)
+            if reopened >= 0 {
+                let stream = Stream(loop: loop, kind: .pipe, connected: true)
+                if uv_pipe_open(stream.rawStream.withMemoryRebound(to: uv_pipe_t.self, capacity: 1) { $0 }, reopened) == 0 {
+                    self.stream = stream
+                    blockingReason = nil
+                    stream.delegate = self
+                    return
+                }
+                stream.close()
+                Glibc.close(reopened)
+            }
+            stream = nil
+            blockingReason = "stdout is a pipe but /proc/self/fd could not reopen it"
+        } else {
+            stream = nil
+            blockingReason = nil
+        }
+    }
+
+    /// Writes one whole line, or drops it (counted) if the reader is behind.
+    public func write(_ line: [UInt8]) {
+        if readerGone {
+            linesDropped += 1
+            return
+        }
+        if let stream {
+            guard !stream.isClosed, stream.queuedByteCount + line.count <= queueLimit else {
+                linesDropped += 1
+                return
+            }
+            stream.write(line)
+            return
+        }
+        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if written != line.count { linesDropped += 1 }
+    }
+
+    // MARK: The pipe's reader closed it: drop (and count) from now on.
+
+    public func streamDidFail(_ stream: Stream, _ error: UVError) {
+        readerGone = true
+        stream.close()
+        self.stream = nil
+    }
+
+    public func streamDidRead(_ stream: Stream, _ bytes: RawSpan) {}
+    public func streamDidReachEnd(_ stream: Stream) {}
+    public func streamDidConnect(_ stream: Stream) {}
+    public func streamDidFailToConnect(_ stream: Stream, _ error: UVError) {}
+    public func streamDidDrain(_ stream: Stream) {}
+}

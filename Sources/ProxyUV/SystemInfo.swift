@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Small reads of process facts for metrics: files under /proc, the
+/// descriptor limit, the clock. Each returns nil where the fact is not
+/// available (no /proc in an empty chroot, for example).
+public enum SystemInfo {
+    /// The whole content of a small file (at most `limit` bytes).
+    public static func readFile(_ path: String, limit: Int = 64 * 1024) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var content = [UInt8](repeating: 0, count: limit)
+        var total = 0
+        while total < limit {
+            let count = content.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, limit - total) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            total += count
+        }
+        content.removeSubrange(total...)
+        return content
+    }
+
+    /// Entries in a directory, `.` and `..` excepted.
+    public static func countEntries(in path: String) -> Int? {
+        guard let directory = opendir(path) else { return nil }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                name[0] == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0))
+            }
+            if !isDot { count += 1 }
+        }
+        return count
+    }
+
+    /// The soft limit on open descriptors.
+    public static var openFileLimit: Int? {
+        var limit = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return nil }
+        return limit.rlim_cur >= rlim_t(Int.max) ? nil : Int(limit.rlim_cur)
+    }
+
+    /// Seconds since the Unix epoch, with a fraction.
+    public static var wallClockSeconds: Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// Writes one message to stderr, whole, blocking: for rare lifecycle lines only.
+    public static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    /// Clock ticks per second for /proc/PID/stat times, and the page size.
+    public static var clockTicksPerSecond: Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
+    public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+}

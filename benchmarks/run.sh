@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# benchmarks/run.sh - throughput / latency / CPU benchmark for runtime-proxy.
+#
+# Compares four targets, all on 127.0.0.1, all serving the same upstream:
+#   direct         wrk -> upstream nginx                          (the ceiling)
+#   runtime-proxy  wrk -> runtime-proxy (access log ON, text -> /dev/null) -> upstream
+#   nginx          wrk -> nginx reverse proxy (1 worker, HTTP/1.1 + upstream keepalive 64,
+#                         access_log ON to a file in the temp dir) -> upstream
+#   haproxy        wrk -> haproxy (nbthread 1, mode http, http-reuse always,
+#                         option httplog, logging to stdout which goes to /dev/null) -> upstream
+#
+# CPU layout (the machine has 2 CPUs):
+#   CPU 1: the load generator (wrk -t1) only.
+#   CPU 0: every server: the upstream nginx (1 worker) and all three proxies.
+#   Each proxy is single threaded (runtime-proxy: one event loop; nginx: 1 worker;
+#   haproxy: nbthread 1), so in every proxied run the proxy under test and the
+#   upstream share CPU 0 while wrk has CPU 1 to itself. This is the same for the
+#   three proxies, so they are compared on equal terms; only one target is loaded
+#   at a time (the idle ones sleep in epoll). The "direct" run gives the upstream
+#   CPU 0 alone, so it is the ceiling, not a like-for-like comparison.
+#   Giving wrk its own CPU keeps the load generator from stealing the server CPU,
+#   which would otherwise be the largest source of noise on 2 cores.
+#
+# Method: interleaved rounds. For each round, for each target, for each body size
+# and connection count, run `wrk -t1 -cN -dDs --latency URL`, and record
+# requests/s, p50 and p99 (from wrk's latency distribution, in microseconds),
+# socket errors and non-2xx responses. Around each runtime-proxy / nginx / haproxy
+# run the CPU time (utime+stime from /proc/PID/stat) of the proxy process (the nginx
+# worker, not its master) is sampled to give CPU seconds per 100k requests.
+# Summary values are medians over rounds; ratios are computed per round first
+# (proxy rps / direct rps and proxy rps / nginx rps, same round, same config) and
+# then the median is taken.
+#
+# Environment:
+#   ROUNDS=5        number of interleaved rounds
+#   DURATION=5      seconds per wrk run
+#   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256;
+#                   0: 10 B at 16 connections only
+#   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256")
+#   WARMUP=2        seconds of warm-up per target before round 1 (0 to skip)
+#   BASE_PORT=28400 first port tried; 4 free ports from here on are used
+#   SERVER_CPU=0 LOAD_CPU=1   the CPUs used (see above)
+#   OUT=benchmarks/results/latest.md   where the markdown results go
+#   REBUILD=1       run `swift build -c release` even if the binary exists (default: only if missing;
+#                   an existing binary may be older than the work tree: the results record its mtime)
+#   KEEP_TMP=1      keep the temp dir (configs, logs, raw results) after exit
+#
+# Output: a text table on stdout, the markdown table in $OUT, the raw per-run
+# results (TSV) next to it as ${OUT%.md}.tsv.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+FULL=${FULL:-0}
+WARMUP=${WARMUP:-2}
+BASE_PORT=${BASE_PORT:-28400}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+if [[ "$FULL" == 1 ]]; then
+  SIZES=${SIZES:-"10b 1k 64k"}
+  CONNS=${CONNS:-"1 16 256"}
+else
+  SIZES=${SIZES:-"10b"}
+  CONNS=${CONNS:-"16"}
+fi
+TARGETS="direct runtime-proxy nginx haproxy"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="$ROOT/.build/release/runtime-proxy"
+OUT=${OUT:-"$ROOT/benchmarks/results/latest.md"}
+RAW="${OUT%.md}.tsv"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for v in ROUNDS DURATION WARMUP BASE_PORT SERVER_CPU LOAD_CPU; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, not '${!v}'"
+done
+(( ROUNDS >= 1 && DURATION >= 1 )) || die "ROUNDS and DURATION must be at least 1"
+
+# ---------------------------------------------------------------- tools
+need_install=0
+for tool in wrk nginx haproxy curl taskset; do
+  command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || need_install=1
+done
+if (( need_install )); then
+  log "installing missing tools (wrk nginx-light haproxy curl util-linux)"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk nginx-light haproxy curl util-linux
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+NCPU=$(nproc)
+(( SERVER_CPU < NCPU && LOAD_CPU < NCPU )) || die "SERVER_CPU/LOAD_CPU must be below nproc=$NCPU"
+
+if [[ ! -x "$BIN" || "${REBUILD:-0}" == 1 ]]; then
+  log "building release binary"
+  (cd "$ROOT" && swift build -c release)
+fi
+[[ -x "$BIN" ]] || die "no binary at $BIN"
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- cleanup
+TMP=$(mktemp -d /tmp/runtime-proxy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ "${KEEP_TMP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# ---------------------------------------------------------------- ports
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+next_port=$BASE_PORT
+pick_port() { # sets the variable named $1 to a free port
+  local tries=0
+  while ! port_free "$next_port"; do
+    next_port=$((next_port + 1)); tries=$((tries + 1))
+    (( tries < 200 )) || die "no free port near $BASE_PORT"
+  done
+  printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
+}
+pick_port UP_PORT; pick_port RP_PORT; pick_port NG_PORT; pick_port HA_PORT
+
+# ---------------------------------------------------------------- content
+mkdir -p "$TMP/www" "$TMP/up" "$TMP/ng"
+head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/www/1k"
+head -c 65536 /dev/zero | tr '\0' 'b' > "$TMP/www/64k"
+declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536)
+for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k)"; done
+
+nginx_common() { # $1 = prefix dir
+  cat <<EOF
+user root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; multi_accept on; }
+EOF
+}
+nginx_temp_paths() { # $1 = prefix dir
+  cat <<EOF
+  client_body_temp_path $1/client_body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+EOF
+}
+
+# upstream: the "function runtime" stand-in.
+{
+  nginx_common "$TMP/up"
+  cat <<EOF
+http {
+  access_log off;
+$(nginx_temp_paths "$TMP/up")
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$UP_PORT backlog=4096;
+    location = /10b { return 200 "0123456789"; }
+    location = /1k  { alias $TMP/www/1k; }
+    location = /64k { alias $TMP/www/64k; }
+    location = /healthz { return 200 "ok"; }
+  }
+}
+EOF
+} > "$TMP/up/nginx.conf"
+
+# nginx as a reverse proxy, configured the way one would for keep-alive upstreams.
+{
+  nginx_common "$TMP/ng"
+  cat <<EOF
+http {
+  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  access_log $TMP/ng/access.log main;
+$(nginx_temp_paths "$TMP/ng")
+  default_type application/octet-stream;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  upstream runtime {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$NG_PORT backlog=4096;
+    location = /nginx-healthz { access_log off; return 200 "ok"; }
+    location / {
+      proxy_pass http://runtime;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+} > "$TMP/ng/nginx.conf"
+
+# haproxy: logs every request (option httplog) to stdout, which is /dev/null.
+cat > "$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+  log stdout format raw local0 info
+defaults
+  mode http
+  log global
+  option httplog
+  http-reuse always
+  timeout connect 5s
+  timeout client 75s
+  timeout server 75s
+  timeout http-keep-alive 75s
+frontend bench
+  bind 127.0.0.1:$HA_PORT
+  default_backend runtime
+backend runtime
+  server up 127.0.0.1:$UP_PORT
+EOF
+
+# ---------------------------------------------------------------- start
+# All started through `taskset`, which execs the program, so $! is its PID.
+STARTED_PID=""
+start_bg() { # name, then the command; stdout/stderr go to $TMP/name.{out,err}; sets STARTED_PID
+  local name=$1; shift
+  local outfile="$TMP/$name.out"
+  [[ "$name" == runtime-proxy || "$name" == haproxy ]] && outfile=/dev/null  # access logs
+  taskset -c "$SERVER_CPU" "$@" >"$outfile" 2>"$TMP/$name.err" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+wait_ready() { # name pid url [stderr-pattern]: curl until 200 (and the pattern is on stderr), at most ~10 s
+  local name=$1 pid=$2 url=$3 pattern=${4:-} code
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.err" >&2 || true; die "$name exited during start-up"; }
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+    if [[ "$code" == 200 ]] && { [[ -z "$pattern" ]] || grep -q -- "$pattern" "$TMP/$name.err"; }; then
+      log "$name ready ($url)"; return 0
+    fi
+    sleep 0.1
+  done
+  cat "$TMP/$name.err" >&2 || true
+  die "$name not ready after 10 s ($url)"
+}
+
+log "temp dir $TMP; ports upstream=$UP_PORT runtime-proxy=$RP_PORT nginx=$NG_PORT haproxy=$HA_PORT"
+nginx -t -q -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up-test.err" || { cat "$TMP/up-test.err"; die "upstream nginx config"; }
+nginx -t -q -c "$TMP/ng/nginx.conf" -p "$TMP/ng" 2>"$TMP/ng-test.err" || { cat "$TMP/ng-test.err"; die "nginx proxy config"; }
+haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy config"
+
+start_bg upstream nginx -c "$TMP/up/nginx.conf" -p "$TMP/up"; UP_PID=$STARTED_PID
+wait_ready upstream "$UP_PID" "http://127.0.0.1:$UP_PORT/healthz"
+start_bg runtime-proxy "$BIN" --port "$RP_PORT" --listen-address 127.0.0.1 \
+  --upstream "127.0.0.1:$UP_PORT" --log-format text; RP_PID=$STARTED_PID
+wait_ready runtime-proxy "$RP_PID" "http://127.0.0.1:$RP_PORT/healthz" "listening on 127.0.0.1:$RP_PORT"
+start_bg nginx nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng"; NG_PID=$STARTED_PID
+wait_ready nginx "$NG_PID" "http://127.0.0.1:$NG_PORT/nginx-healthz"
+start_bg haproxy haproxy -db -f "$TMP/haproxy.cfg"; HA_PID=$STARTED_PID
+wait_ready haproxy "$HA_PID" "http://127.0.0.1:$HA_PORT/10b"
+
+# The nginx proxy's worker (the process that does the work; the master only waits).
+NG_WORKER=""
+for _ in $(seq 1 50); do
+  NG_WORKER=$(pgrep -P "$NG_PID" | head -n1 || true)
+  [[ -n "$NG_WORKER" ]] && break
+  sleep 0.1
+done
+[[ -n "$NG_WORKER" ]] || die "no nginx worker under $NG_PID"
+# Workers inherit the master's affinity; make sure.
+taskset -pc "$SERVER_CPU" "$NG_WORKER" >/dev/null
+for p in $(pgrep -P "$UP_PID"); do taskset -pc "$SERVER_CPU" "$p" >/dev/null; done
+
+url_of() { # target size
+  local port
+  case $1 in
+    direct) port=$UP_PORT ;; runtime-proxy) port=$RP_PORT ;;
+    nginx) port=$NG_PORT ;; haproxy) port=$HA_PORT ;;
+  esac
+  echo "http://127.0.0.1:$port/$2"
+}
+cpu_pid_of() {
+  case $1 in
+    runtime-proxy) echo "$RP_PID" ;; nginx) echo "$NG_WORKER" ;; haproxy) echo "$HA_PID" ;; *) echo "" ;;
+  esac
+}
+
+# Check each target returns the expected body before measuring.
+for t in $TARGETS; do
+  for s in $SIZES; do
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 5 "$(url_of "$t" "$s")" || true)
+    [[ "$got" == "200 ${SIZE_BYTES[$s]}" ]] || die "$t /$s answered '$got', expected '200 ${SIZE_BYTES[$s]}'"
+  done
+done
+log "runtime-proxy threads: $(ls /proc/$RP_PID/task | wc -l); affinity: $(taskset -pc "$RP_PID" | sed 's/.*: //')"
+
+cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14 and 15; comm may hold spaces)
+  local stat
+  stat=$(<"/proc/$1/stat")
+  stat=${stat##*) }
+  # after "comm) ", field 3 of the original is first: utime is the 12th, stime the 13th here
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+vm_hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+to_us() { # "123.45us" / "1.2ms" / "2.00s" / "1.00m" -> microseconds
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") m = 1; else if (u == "ms") m = 1000; else if (u == "s") m = 1000000;
+    else if (u == "m") m = 60000000; else if (u == "h") m = 3600000000; else m = -1
+    if (m < 0) print "NaN"; else printf "%.1f\n", n * m }'
+}
+
+check_alive() {
+  local name pid
+  for name in upstream runtime-proxy nginx haproxy; do
+    case $name in upstream) pid=$UP_PID ;; runtime-proxy) pid=$RP_PID ;; nginx) pid=$NG_PID ;; haproxy) pid=$HA_PID ;; esac
+    kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.err" >&2 || true; die "$name (pid $pid) died"; }
+  done
+}
+
+run_wrk() { # target size conns duration -> wrk output in $TMP/wrk.out
+  local url; url=$(url_of "$1" "$2")
+  timeout --foreground -k 5 $(( $4 + 30 )) taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"$4"s --latency "$url" > "$TMP/wrk.out" 2>&1 \
+    || { cat "$TMP/wrk.out" >&2; die "wrk failed for $url"; }
+}
+
+# ---------------------------------------------------------------- warm-up
+if (( WARMUP > 0 )); then
+  log "warm-up: ${WARMUP}s per target"
+  for t in $TARGETS; do
+    for s in $SIZES; do run_wrk "$t" "$s" 16 "$WARMUP"; done
+  done
+  check_alive
+fi
+
+# ---------------------------------------------------------------- rounds
+mkdir -p "$(dirname "$OUT")"
+printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\n' > "$TMP/raw.tsv"
+nconf=0; for _ in $SIZES; do for _ in $CONNS; do nconf=$((nconf + 1)); done; done
+log "rounds=$ROUNDS duration=${DURATION}s sizes=[$SIZES] conns=[$CONNS]: about $(( ROUNDS * nconf * 4 * (DURATION + 1) )) s"
+START_TS=$(date +%s)
+for r in $(seq 1 "$ROUNDS"); do
+  for s in $SIZES; do
+    for c in $CONNS; do
+      for t in $TARGETS; do
+        cpid=$(cpu_pid_of "$t")
+        before=0; [[ -n "$cpid" ]] && before=$(cpu_ticks "$cpid")
+        run_wrk "$t" "$s" "$c" "$DURATION"
+        after=0; [[ -n "$cpid" ]] && after=$(cpu_ticks "$cpid")
+        check_alive
+        out="$TMP/wrk.out"
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+        reqs=$(awk '/ requests in / { print $1 }' "$out")
+        p50=$(to_us "$(awk '$1 == "50%" { print $2 }' "$out")")
+        p99=$(to_us "$(awk '$1 == "99%" { print $2 }' "$out")")
+        serr=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+        non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$out")
+        [[ -n "$rps" && -n "$reqs" ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+        [[ -n "$cpid" ]] && ticks=$((after - before)) || ticks=""
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
+          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" >> "$TMP/raw.tsv"
+        if [[ -n "${serr:-}" || -n "${non2xx:-}" ]]; then
+          log "round $r $t $s c=$c: socket errors=${serr:-0} non-2xx=${non2xx:-0}"
+          cp "$out" "$TMP/wrk-errors-$r-$t-$s-$c.out"
+        fi
+        printf '[bench] round %d/%d %-13s %-4s c=%-3s %10s rps  p50 %8s us  p99 %8s us\n' \
+          "$r" "$ROUNDS" "$t" "$s" "$c" "$rps" "$p50" "$p99" >&2
+      done
+    done
+  done
+done
+ELAPSED=$(( $(date +%s) - START_TS ))
+RP_HWM=$(vm_hwm_kib "$RP_PID"); NG_HWM=$(vm_hwm_kib "$NG_WORKER"); HA_HWM=$(vm_hwm_kib "$HA_PID")
+RP_ERR_LINES=$(grep -cv 'listening on' "$TMP/runtime-proxy.err" || true)
+NG_LOG_LINES=$(wc -l < "$TMP/ng/access.log")
+cp "$TMP/raw.tsv" "$RAW"
+
+# ---------------------------------------------------------------- summary
+# One awk program (mawk compatible): medians over rounds; ratios per round, then median.
+summarize() { # $1 = text|md
+  awk -F'\t' -v mode="$1" -v clk="$CLK_TCK" -v targets="$TARGETS" -v sizes="$SIZES" -v conns="$CONNS" '
+  function sortn(a, n,   i, j, v) { for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v } }
+  function median(key,   a, i, parts, m, n) {
+    m = split(vals[key], parts, " "); n = 0
+    for (i = 1; i <= m; i++) if (parts[i] != "") a[++n] = parts[i] + 0
+    if (n == 0) return ""
+    sortn(a, n)
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  function add(key, v) { vals[key] = vals[key] " " v; cnt[key]++ }
+  NR == 1 { next }
+  { r = $1; t = $2; s = $3; c = $4
+    rps[r, t, s, c] = $5
+    add("rps" SUBSEP t SUBSEP s SUBSEP c, $5)
+    add("p50" SUBSEP t SUBSEP s SUBSEP c, $6)
+    add("p99" SUBSEP t SUBSEP s SUBSEP c, $7)
+    err[t, s, c] += $9 + $10
+    if ($11 != "" && $8 > 0) add("cpu" SUBSEP t SUBSEP s SUBSEP c, $11 / clk / $8 * 100000)
+    if (r > maxr) maxr = r }
+  END {
+    nt = split(targets, T, " "); ns = split(sizes, S, " "); nc = split(conns, C, " ")
+    for (r = 1; r <= maxr; r++) for (i = 1; i <= nt; i++) for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) {
+      t = T[i]; s = S[j]; c = C[k]
+      if (rps[r, "direct", s, c] > 0 && ((r, t, s, c) in rps)) add("vd" SUBSEP t SUBSEP s SUBSEP c, rps[r, t, s, c] / rps[r, "direct", s, c])
+      if (rps[r, "nginx", s, c] > 0 && ((r, t, s, c) in rps)) add("vn" SUBSEP t SUBSEP s SUBSEP c, rps[r, t, s, c] / rps[r, "nginx", s, c])
+    }
+    if (mode == "md") {
+      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | vs direct | vs nginx | CPU s / 100k req | errors |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    } else {
+      printf "%-13s %-4s %5s %10s %19s %9s %9s %9s %8s %9s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "vs direct", "vs nginx", "CPU s/100k", "errors"
+    }
+    for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) for (i = 1; i <= nt; i++) {
+      t = T[i]; s = S[j]; c = C[k]; key = t SUBSEP s SUBSEP c
+      m = split(vals["rps" SUBSEP key], parts, " "); lo = ""; hi = ""
+      for (q = 1; q <= m; q++) if (parts[q] != "") { v = parts[q] + 0; if (lo == "" || v < lo) lo = v; if (hi == "" || v > hi) hi = v }
+      cpu = median("cpu" SUBSEP key)
+      cpu = (cpu == "") ? "-" : sprintf("%.2f", cpu)
+      vd = (t == "direct") ? "-" : sprintf("%.3f", median("vd" SUBSEP key))
+      vn = (t == "nginx" || t == "direct") ? "-" : sprintf("%.3f", median("vn" SUBSEP key))
+      mm = sprintf("%.0f-%.0f", lo, hi)
+      if (mode == "md")
+        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, cpu, err[t, s, c]
+      else
+        printf "%-13s %-4s %5s %10.0f %19s %9.0f %9.0f %9s %8s %9s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, cpu, err[t, s, c]
+    }
+  }' "$TMP/raw.tsv"
+}
+
+echo
+echo "runtime-proxy benchmark: rounds=$ROUNDS duration=${DURATION}s, wrk -t1 on CPU $LOAD_CPU, servers on CPU $SERVER_CPU, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+summarize text
+echo
+echo "peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB"
+echo "runtime-proxy stderr lines other than the start-up line: $RP_ERR_LINES; nginx proxy access-log lines: $NG_LOG_LINES; measuring time ${ELAPSED}s"
+if (( RP_ERR_LINES > 0 )); then echo "runtime-proxy stderr:"; grep -v 'listening on' "$TMP/runtime-proxy.err" | head -20; fi
+
+{
+  echo "# runtime-proxy benchmark results"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(nproc) CPUs, $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), kernel $(uname -r)"
+  echo "- runtime-proxy binary built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ), work tree now $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+  echo "- ROUNDS=$ROUNDS DURATION=${DURATION}s SIZES=\"$SIZES\" CONNS=\"$CONNS\" WARMUP=${WARMUP}s; \`wrk -t1 -cN -dDs --latency\` on CPU $LOAD_CPU, upstream and proxies on CPU $SERVER_CPU"
+  echo "- medians over rounds; \"vs direct\" / \"vs nginx\" are per-round ratios of requests/s, then the median; CPU is utime+stime of the proxy process (nginx: its worker) per 100k requests; errors = wrk socket errors + non-2xx summed over rounds"
+  echo
+  summarize md
+  echo
+  echo "Peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB."
+  echo "runtime-proxy stderr lines other than the start-up line: $RP_ERR_LINES. Raw per-run data: \`$(basename "$RAW")\`."
+} > "$OUT"
+log "wrote $OUT and $RAW"
