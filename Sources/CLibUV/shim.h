@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <errno.h>
 
+// prctl is variadic, which Swift cannot call.
+static inline int rp_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
 // Casts Swift cannot spell: every libuv handle starts with uv_handle_t / uv_stream_t.
 static inline uv_handle_t *rp_handle(void *h) { return (uv_handle_t *)h; }
 static inline uv_stream_t *rp_stream(void *h) { return (uv_stream_t *)h; }

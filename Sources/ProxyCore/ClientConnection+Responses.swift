@@ -14,6 +14,11 @@ extension ClientConnection {
             HeadWriter.writeLocalResponse(status: health.status, reason: health.status == 200 ? "OK" : "Service Unavailable",
                                           body: health.body[...], includeBody: includeBody,
                                           keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+        case .queueFull:
+            status = 503
+            HeadWriter.writeLocalResponse(status: 503, reason: "Service Unavailable", body: Self.queueFullBody[...], includeBody: includeBody,
+                                          keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
+                                          extraFields: Self.retryAfter, into: &responseHead)
         case .metrics:
             status = 200
             let body = server.renderMetrics()
@@ -23,21 +28,26 @@ extension ClientConnection {
         }
         stream.write(responseHead)
         localRoute = nil
-        if server.config.logProbes { recordExchange(status: status, failed: false) }
+        if server.config.logProbes || route == .queueFull { recordExchange(status: status, failed: false) }
         timeouts.exchangeEnded(now: now)
         if !keepAlive { closeGracefully() }
     }
 
     static let okBody: [UInt8] = Array("OK".utf8)
+    static let queueFullBody: [UInt8] = Array("too many requests waiting for the runtime\n".utf8)
+    static let retryAfter: [UInt8] = Array("Retry-After: 1\r\n".utf8)
 
     /// Answers with an error the proxy made; the body is one line of text.
-    func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool, timedOut: Bool = false) {
+    func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool, timedOut: Bool = false,
+                          retryAfter: Bool = false) {
         let keepAlive = keepClientOpen && exchange.clientKeepAlive(draining: server.isDraining) && mode == .http
         var body = Array(detail.utf8)
         body.append(0x0A)
+        var extra = exchangeActive ? requestIDField : []
+        if retryAfter { extra.append(contentsOf: Self.retryAfter) }
         HeadWriter.writeLocalResponse(status: status, reason: reason, body: body[...], includeBody: exchange.method != .head,
                                       keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                      extraFields: exchangeActive ? requestIDField : [], into: &responseHead)
+                                      extraFields: extra, into: &responseHead)
         stream.write(responseHead)
         exchange.responseStarted = true
         recordExchange(status: status, failed: true, timedOut: timedOut)
@@ -84,6 +94,13 @@ extension ClientConnection {
             exchange = ExchangeState()
             exchangeStart = server.loop.nowNanoseconds
             respondWithError(status: 408, reason: "Request Timeout", detail: "Request Timeout", keepClientOpen: false)
+        case .queueWait:
+            server.admission.remove(self)
+            parkedInQueue = false
+            let ready = server.admission.runtimeReady
+            failureReason = ready ? "waited too long for a free slot" : "runtime not ready in time"
+            respondWithError(status: 503, reason: "Service Unavailable", detail: failureReason ?? "", keepClientOpen: false,
+                             retryAfter: true)
         case .upstreamConnect, .request:
             failureReason = kind == .request ? "request timeout" : "upstream connect timeout"
             let timedOut = kind == .request
@@ -111,6 +128,10 @@ extension ClientConnection {
         let duration = server.loop.nowNanoseconds &- exchangeStart
         if exchangeActive {
             exchangeActive = false
+            if admitted {
+                admitted = false
+                server.releaseAdmission()
+            }
             server.metrics.exchangeEnded(method: exchange.method, status: status, failed: failed, timedOut: timedOut,
                                          durationNanoseconds: duration, requestBytes: requestBodyBytes,
                                          responseBytes: responseBodyBytes)
@@ -150,6 +171,10 @@ extension ClientConnection {
 
     func closeNow() {
         guard mode != .closed else { return }
+        if parkedInQueue {
+            parkedInQueue = false
+            server.admission.remove(self)
+        }
         if exchangeActive {
             // The client went away (or the proxy is closing it) mid-exchange:
             // logged as 499, nginx's "client closed request".

@@ -14,7 +14,7 @@ import ProxyUV
 /// tunnels; `+Responses` responses made here, logging and closing.
 final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     enum Mode { case http, tunnel, closing, closed }
-    enum LocalRoute { case health, metrics }
+    enum LocalRoute { case health, metrics, queueFull }
 
     static let highWaterMark = 64 * 1024
     static let replayLimit = 64 * 1024
@@ -46,6 +46,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var pausedAfterMessage = false
     /// A health probe waits for the first health check.
     var awaitingHealth = false
+    /// The request waits in the admission queue, its parser paused before the body.
+    var parkedInQueue = false
+    /// The request holds an admission slot (see AdmissionQueue).
+    var admitted = false
     var awaitingUpgrade = false
     /// Reading stopped because the upstream's write queue is full.
     var readingHeldByBackpressure = false
@@ -80,6 +84,11 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         timer.delegate = self
         requestHead.reserveCapacity(1024)
         responseHead.reserveCapacity(1024)
+    }
+
+    /// No request under way: safe to close while draining.
+    var isIdle: Bool {
+        mode == .http && !exchangeActive && !parser.isInMessage && !awaitingHealth && localRoute == nil
     }
 
     func start() {
@@ -159,6 +168,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         switch parser.execute(bytes) {
         case .consumedAll:
             break
+        case .paused(let consumed) where parkedInQueue:
+            // Stopped before the body: it waits, with the client unread, for admission.
+            pendingInput.append(bytesOf: bytes, from: consumed)
+            updateClientReading()
         case .paused(let consumed):
             // A request went upstream: the rest waits for its response. (Or
             // the connection is closing, and the rest is dropped.)
@@ -196,7 +209,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     func updateClientReading() {
         let wanted: Bool
         switch mode {
-        case .http: wanted = !pausedAfterMessage && !awaitingUpgrade && !readingHeldByBackpressure
+        case .http: wanted = !pausedAfterMessage && !awaitingUpgrade && !readingHeldByBackpressure && !parkedInQueue
         case .tunnel: wanted = !readingHeldByBackpressure && !clientEnded
         case .closing: wanted = !clientEnded
         case .closed: wanted = false
@@ -230,6 +243,23 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         awaitingHealth = false
         respondLocally(.health)
         resumeAfterExchange()
+        rearmTimer()
+    }
+
+    /// The admission queue let this request through: send it upstream and
+    /// go on with its body.
+    func admit() {
+        guard parkedInQueue, mode == .http else { return }
+        parkedInQueue = false
+        admitted = true
+        timeouts.admitted()
+        attachUpstream(retrying: false)
+        parser.resume()
+        // Parsed even when empty: a request without a body completes here.
+        swap(&pendingInput, &spareInput)
+        parse(spareInput.span.bytes)
+        spareInput.removeAll(keepingCapacity: true)
+        updateClientReading()
         rearmTimer()
     }
 
@@ -289,10 +319,24 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             requestIDField.append(contentsOf: requestID)
             requestIDField.append(contentsOf: "\r\n".utf8)
         }
-        exchangeActive = true
-        server.metrics.exchangeStarted()
-        attachUpstream(retrying: false)
-        return .asFramed
+        switch server.admission.request(self) {
+        case .admitted:
+            exchangeActive = true
+            server.metrics.exchangeStarted()
+            admitted = true
+            attachUpstream(retrying: false)
+            return .asFramed
+        case .queued:
+            exchangeActive = true
+            server.metrics.exchangeStarted()
+            parkedInQueue = true
+            timeouts.queued(until: now + server.queueWaitMilliseconds)
+            return .pauseBeforeBody
+        case .rejected:
+            failureReason = "admission queue full"
+            localRoute = .queueFull
+            return .asFramed
+        }
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {

@@ -13,6 +13,8 @@ public enum TimeoutKind: String, Sendable, Equatable {
     case tunnelIdle = "tunnel_idle"
     /// A closing connection's peer did not close its side in time.
     case linger = "linger"
+    /// A request waited too long for the runtime to be ready or for a free slot.
+    case queueWait = "queue_wait"
 }
 
 /// The deadlines of one client connection: a pure value that the connection
@@ -49,6 +51,7 @@ public struct ClientTimeouts: Sendable, Equatable {
     private(set) var phase: Phase
     private var connectingSince: UInt64?
     private var requestDeadline: UInt64?
+    private var queuedUntil: UInt64?
 
     public init(durations: Durations, now: UInt64) {
         self.durations = durations
@@ -66,6 +69,10 @@ public struct ClientTimeouts: Sendable, Equatable {
         requestDeadline = now + min(requestTimeout ?? durations.request, durations.request)
     }
 
+    /// The request waits for admission until `until` at the latest.
+    public mutating func queued(until: UInt64) { queuedUntil = until }
+    public mutating func admitted() { queuedUntil = nil }
+
     public mutating func connectStarted(now: UInt64) { connectingSince = now }
     public mutating func connectFinished() { connectingSince = nil }
 
@@ -73,6 +80,7 @@ public struct ClientTimeouts: Sendable, Equatable {
         phase = .idle(since: now)
         connectingSince = nil
         requestDeadline = nil
+        queuedUntil = nil
     }
 
     public mutating func tunnelActivity(now: UInt64) {
@@ -100,6 +108,7 @@ public struct ClientTimeouts: Sendable, Equatable {
         if let connectingSince, connectingSince + durations.upstreamConnect < result.0 {
             result = (connectingSince + durations.upstreamConnect, .upstreamConnect)
         }
+        if let queuedUntil, queuedUntil < result.0 { result = (queuedUntil, .queueWait) }
         return result
     }
 

@@ -52,6 +52,29 @@ public struct ProxyConfig: Sendable {
     /// How long a health check result is reused.
     public var healthIntervalMilliseconds: UInt64 = 2_000
 
+    // Supervision (docs/operations.md)
+    /// The runtime to start and watch: `/bin/sh -c FUNC_PROCESS`, or the
+    /// arguments after `--`. `nil`: the runtime runs elsewhere.
+    public var runtimeCommand: [String]?
+    public var restartPolicy: SupervisorStateMachine.RestartPolicy = .always
+    /// With a runtime command, a path on the runtime that must answer 2xx
+    /// before it counts as ready (otherwise: accepting a connection is enough).
+    public var readyPath: String?
+    /// How long a request waits for a runtime that is not ready yet.
+    public var startTimeoutMilliseconds: UInt64 = 30_000
+    /// How long a request waits for a free slot under `maxInFlight`.
+    public var queueTimeoutMilliseconds: UInt64 = 30_000
+    /// At most this many requests upstream at once (`nil`: no limit).
+    public var maxInFlight: Int?
+    /// At most this many requests waiting; more get 503.
+    public var maxQueued = 1024
+    /// After SIGTERM: how long new connections are still accepted.
+    public var drainDelayMilliseconds: UInt64 = 3_000
+    /// After the listener closes: how long in-flight requests may take (`SHUTDOWN_TIMEOUT`).
+    public var shutdownTimeoutMilliseconds: UInt64 = 10_000
+    /// SIGTERM to SIGKILL for the runtime's process group.
+    public var stopGraceMilliseconds: UInt64 = 10_000
+
     public init(listenAddress: SocketAddress, upstream: UpstreamTarget) {
         self.listenAddress = listenAddress
         self.upstream = upstream
@@ -68,6 +91,10 @@ public enum AccessLogFormat: String, Sendable, CaseIterable {
 
 /// What happens to a function that ran past its timeout, after its client got 408.
 public enum TimeoutPolicy: String, Sendable, CaseIterable {
+    /// Restart the runtime (SIGTERM to its process group, SIGKILL after the
+    /// grace period, then a fresh start). The default when the proxy starts
+    /// the runtime; without a runtime to restart it acts as `none`.
+    case restart
     /// Abandon the request only; the runtime keeps running.
     case none
     /// Exit the proxy one second later (status 1), as the Go proxy did, so

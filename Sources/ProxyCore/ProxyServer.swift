@@ -20,7 +20,13 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var signalWatchers: [SignalWatcher] = []
     private var exitTimer: Timer?
-    public private(set) var isDraining = false
+    private let shutdownTimer: Timer
+    private var shutdown: ShutdownSequence
+    var admission: AdmissionQueue<ClientConnection>
+    private(set) var supervisor: RuntimeSupervisor?
+    /// The status the process exits with once `run()` returns.
+    public private(set) var exitStatus: Int32 = 0
+    public var isDraining: Bool { shutdown.isDraining }
     private let healthPath: [UInt8]
     private let metricsPath: [UInt8]
     private let logOutput: LogOutput?
@@ -39,6 +45,12 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
             tunnelIdle: config.tunnelIdleTimeoutMilliseconds)
         healthPath = Array(config.healthPath.utf8)
         metricsPath = Array(config.metricsPath.utf8)
+        shutdownTimer = Timer(loop: loop)
+        shutdown = ShutdownSequence(drainDelay: config.drainDelayMilliseconds, shutdownTimeout: config.shutdownTimeoutMilliseconds)
+        // Without a runtime to start, the runtime is someone else's: take it as ready.
+        admission = AdmissionQueue(maxInFlight: config.maxInFlight, maxQueued: config.maxQueued,
+                                   runtimeReady: config.runtimeCommand == nil)
+        shutdownTimer.delegate = self
     }
 
     /// Binds the ports; connections are accepted once `run()` runs.
@@ -56,6 +68,11 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
             let watcher = try SignalWatcher(loop: loop, signal: signal)
             watcher.delegate = self
             signalWatchers.append(watcher)
+        }
+        if let command = config.runtimeCommand {
+            let supervisor = try RuntimeSupervisor(server: self, command: command)
+            self.supervisor = supervisor
+            supervisor.start()
         }
         if let reason = logOutput?.blockingReason { log("access log written with blocking writes: \(reason)") }
         if SystemInfo.readFile("/proc/self/stat") == nil { log("no /proc: process_* metrics other than start time and fd limit are left out") }
@@ -82,7 +99,29 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
 
     func connectionDidClose(_ connection: ClientConnection) {
         connections.removeValue(forKey: ObjectIdentifier(connection))
-        if isDraining && connections.isEmpty { finishShutdown() }
+        if isDraining { perform(shutdown.connectionsChanged(openConnections: connections.count)) }
+    }
+
+    // MARK: Admission and the runtime's state
+
+    func releaseAdmission() {
+        for waiting in admission.release() { waiting.admit() }
+    }
+
+    func runtimeBecameReady() {
+        health.runtimeAnswered()
+        for waiting in admission.setRuntimeReady(true) { waiting.admit() }
+    }
+
+    func runtimeWentDown() {
+        _ = admission.setRuntimeReady(false)
+        health.runtimeUnreachable("runtime not running")
+        pool.closeAll()
+    }
+
+    /// The wait a queued request gets: for a runtime that is not ready yet, or for a slot.
+    var queueWaitMilliseconds: UInt64 {
+        admission.runtimeReady ? config.queueTimeoutMilliseconds : config.startTimeoutMilliseconds
     }
 
     // MARK: Local routes
@@ -99,6 +138,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
 
     func healthAnswer() -> (status: Int, body: [UInt8]) {
         if isDraining { return (503, Array("draining\n".utf8)) }
+        if supervisor != nil && !admission.runtimeReady { return (503, Array("starting: the runtime does not answer yet\n".utf8)) }
         return health.answer()
     }
 
@@ -112,44 +152,85 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
 
     /// A request ran past its timeout; its client has its answer.
     func requestDidTimeOut() {
-        guard config.timeoutPolicy == .exit, exitTimer == nil else { return }
-        // The Go proxy's way: the stuck function cannot be stopped from here,
-        // so exit and let the platform restart the container.
-        log("request timeout with --timeout-policy exit: exiting in 1 s")
-        let timer = Timer(loop: loop)
-        timer.delegate = self
-        timer.start(milliseconds: 1_000)
-        exitTimer = timer
+        switch config.timeoutPolicy {
+        case .none:
+            break
+        case .restart:
+            supervisor?.restart(reason: "a request ran past its timeout")
+        case .exit:
+            guard exitTimer == nil else { return }
+            // The Go proxy's way: the stuck function cannot be stopped from
+            // here, so exit and let the platform restart the container.
+            log("request timeout with --timeout-policy exit: exiting in 1 s")
+            let timer = Timer(loop: loop)
+            timer.delegate = self
+            timer.start(milliseconds: 1_000)
+            exitTimer = timer
+        }
     }
 
     public func timerDidFire(_ timer: Timer) {
+        if timer === shutdownTimer {
+            perform(shutdown.tick(now: loop.nowMilliseconds, openConnections: connections.count))
+            return
+        }
         log("exiting after a request timeout (status 1)")
-        exit(1)
+        exitProcess(status: 1)
+    }
+
+    /// Exits now with `status`, after a last attempt to write what is queued.
+    func exitProcess(status: Int32) {
+        log("exiting with status \(status)")
+        loop.flushNow()
+        exit(status)
     }
 
     // MARK: Shutdown
 
     public func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32) {
-        if isDraining {
-            log("second signal \(signal): closing all connections now")
-            for connection in Array(connections.values) { connection.closeNow() }
-            return
+        let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+        perform(shutdown.signalReceived(name, now: loop.nowMilliseconds, openConnections: connections.count))
+    }
+
+    private func perform(_ steps: [ShutdownSequence.Step]) {
+        for step in steps {
+            switch step {
+            case .log(let line):
+                log(line)
+            case .closeListeners:
+                listener?.close()
+                listener = nil
+                adminListener?.close()
+                adminListener = nil
+            case .closeIdleConnections:
+                for connection in Array(connections.values) where connection.isIdle { connection.closeNow() }
+            case .closeAllConnections:
+                for connection in Array(connections.values) { connection.closeNow() }
+            case .stopRuntime:
+                finishShutdown()
+            }
         }
-        log("signal \(signal): draining \(connections.count) connection(s)")
-        isDraining = true
-        listener?.close()
-        listener = nil
-        adminListener?.close()
-        adminListener = nil
-        if connections.isEmpty { finishShutdown() }
+        if let deadline = shutdown.nextDeadline {
+            let now = loop.nowMilliseconds
+            shutdownTimer.start(milliseconds: deadline > now ? deadline - now : 0)
+        } else {
+            shutdownTimer.stop()
+        }
     }
 
     private func finishShutdown() {
         pool.closeAll()
         health.close()
+        if let supervisor, supervisor.isRunning {
+            supervisor.shutdown()
+            return
+        }
+        exitStatus = supervisor?.lastExit?.shellStatus ?? 0
         for watcher in signalWatchers { watcher.close() }
         signalWatchers.removeAll()
+        shutdownTimer.close()
         log("stopped")
+        if supervisor != nil { exitProcess(status: exitStatus) }
     }
 
     /// A lifecycle line on stderr (the access log has stdout).

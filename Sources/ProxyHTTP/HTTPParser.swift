@@ -15,6 +15,9 @@ public enum BodyExpectation: Sendable {
     case asFramed
     /// There is no body whatever the head says (the response to HEAD).
     case none
+    /// Stop before the body: `execute` returns `.paused` right after the head,
+    /// and `resume()` goes on with the body later.
+    case pauseBeforeBody
 }
 
 /// What became of the bytes given to `execute`.
@@ -214,6 +217,7 @@ public final class HTTPParser {
         // their Content-Length says (llhttp 8.1 leaves that to us).
         let status = head.statusCode
         let bodiless = kind == .response && ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304)
+        if expectation == .pauseBeforeBody { return Int32(HPE_PAUSED.rawValue) }
         return expectation == .none || bodiless ? 1 : 0
     }
 

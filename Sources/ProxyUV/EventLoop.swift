@@ -67,6 +67,9 @@ public final class EventLoop {
 
     func scheduleFlush(_ stream: Stream) { streamsToFlush.append(stream) }
 
+    /// Writes what is queued now, as far as the kernel takes it (before exiting).
+    public func flushNow() { flushPendingStreams() }
+
     private func flushPendingStreams() {
         while !streamsToFlush.isEmpty {
             swap(&streamsToFlush, &spareFlushList)

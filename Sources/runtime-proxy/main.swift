@@ -61,8 +61,38 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Flag(help: "Log requests to the health and metrics routes too (env PROXY_LOG_PROBES=1).")
     var logProbes = false
 
-    @Option(help: "After a request timeout: none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default none).")
+    @Option(help: "After a request timeout: restart (the runtime), none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default restart with a runtime to start, none without).")
     var timeoutPolicy: String?
+
+    @Option(help: "When the runtime exits: always (restart it with backoff) or exit (exit with its status) (env PROXY_RESTART_POLICY, default always).")
+    var restartPolicy: String?
+
+    @Option(help: "A path on the runtime that must answer 2xx before it counts as ready (env PROXY_READY_PATH, default: accepting a connection is enough).")
+    var readyPath: String?
+
+    @Option(help: "How long a request waits for a runtime that is not ready yet; then 503 (env PROXY_START_TIMEOUT, default 30).")
+    var startTimeout: String?
+
+    @Option(help: "At most this many requests upstream at once; others wait (env PROXY_MAX_INFLIGHT, default: no limit).")
+    var maxInflight: Int?
+
+    @Option(help: "At most this many requests waiting for the runtime or a slot; more get 503 (env PROXY_MAX_QUEUE, default 1024).")
+    var maxQueue: Int?
+
+    @Option(help: "How long a request waits for a slot under --max-inflight; then 503 (env PROXY_QUEUE_TIMEOUT, default 30).")
+    var queueTimeout: String?
+
+    @Option(help: "After SIGTERM, how long new connections are still accepted (env PROXY_DRAIN_DELAY, default 3).")
+    var drainDelay: String?
+
+    @Option(help: "After the listener closes, how long in-flight requests may take (env SHUTDOWN_TIMEOUT, default 10).")
+    var shutdownTimeout: String?
+
+    @Option(help: "How long the runtime gets between SIGTERM and SIGKILL (env PROXY_STOP_TIMEOUT, default 10).")
+    var stopTimeout: String?
+
+    @Argument(parsing: .postTerminator, help: "The runtime to start and watch, run directly (no shell); FUNC_PROCESS is run with /bin/sh -c instead.")
+    var runtime: [String] = []
 
     @Option(help: "Upper bounds of the duration histograms, in seconds, comma-separated (env PROXY_DURATION_BUCKETS, default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10).")
     var durationBuckets: String?
@@ -88,6 +118,7 @@ struct RuntimeProxyCommand: ParsableCommand {
         let admin = server.boundAdminPort.map { ", health and metrics on \(host):\($0)" } ?? ""
         server.log("listening on \(host):\(server.boundPort), forwarding to \(config.upstream)\(admin)")
         server.run()
+        Glibc.exit(server.exitStatus)
     }
 
     private func makeConfig() throws -> ProxyConfig {
@@ -123,7 +154,33 @@ struct RuntimeProxyCommand: ParsableCommand {
         }
         config.accessLog = format
         config.logProbes = logProbes || environment["PROXY_LOG_PROBES"] == "1"
-        let policyText = timeoutPolicy ?? environment["PROXY_TIMEOUT_POLICY"] ?? "none"
+        if !runtime.isEmpty {
+            config.runtimeCommand = runtime
+        } else if let process = environment["FUNC_PROCESS"] {
+            config.runtimeCommand = ["/bin/sh", "-c", process]
+        }
+        let restartText = restartPolicy ?? environment["PROXY_RESTART_POLICY"] ?? "always"
+        guard let restart = SupervisorStateMachine.RestartPolicy(rawValue: restartText) else {
+            throw ValidationError("restart policy '\(restartText)' is not one of: always, exit")
+        }
+        config.restartPolicy = restart
+        if let ready = readyPath ?? environment["PROXY_READY_PATH"] { config.readyPath = try path(ready, name: "ready path") }
+        config.startTimeoutMilliseconds = try duration(startTimeout, "--start-timeout", env: "PROXY_START_TIMEOUT", environment, default: 30)
+        config.queueTimeoutMilliseconds = try duration(queueTimeout, "--queue-timeout", env: "PROXY_QUEUE_TIMEOUT", environment, default: 30)
+        config.drainDelayMilliseconds = try duration(drainDelay, "--drain-delay", env: "PROXY_DRAIN_DELAY", environment, default: 3,
+                                                     allowZero: true)
+        config.shutdownTimeoutMilliseconds = try duration(shutdownTimeout, "--shutdown-timeout", env: "SHUTDOWN_TIMEOUT", environment,
+                                                          default: 10, allowZero: true)
+        config.stopGraceMilliseconds = try duration(stopTimeout, "--stop-timeout", env: "PROXY_STOP_TIMEOUT", environment, default: 10,
+                                                    allowZero: true)
+        if let limit = try maxInflight ?? environment.integer("PROXY_MAX_INFLIGHT") {
+            guard limit > 0 else { throw ValidationError("max in-flight requests must be 1 or more, not \(limit)") }
+            config.maxInFlight = limit
+        }
+        let queueLimit = try maxQueue ?? environment.integer("PROXY_MAX_QUEUE") ?? 1024
+        guard queueLimit >= 0 else { throw ValidationError("max queued requests must be 0 or more, not \(queueLimit)") }
+        config.maxQueued = queueLimit
+        let policyText = timeoutPolicy ?? environment["PROXY_TIMEOUT_POLICY"] ?? (config.runtimeCommand == nil ? "none" : "restart")
         guard let policy = TimeoutPolicy(rawValue: policyText) else {
             throw ValidationError("timeout policy '\(policyText)' is not one of: \(TimeoutPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -146,9 +203,10 @@ struct RuntimeProxyCommand: ParsableCommand {
     }
 
     private func duration(_ flag: String?, _ flagName: String, env name: String, _ environment: Environment,
-                          default seconds: Double) throws -> UInt64 {
+                          default seconds: Double, allowZero: Bool = false) throws -> UInt64 {
         let text = flag ?? environment[name]
         guard let text else { return UInt64(seconds * 1000) }
+        if allowZero, let value = Double(text), value == 0 { return 0 }
         guard let milliseconds = ConfigParsing.milliseconds(text) else {
             throw ValidationError("\(flag != nil ? flagName : name) value '\(text)' is not a positive number of seconds")
         }

@@ -122,7 +122,7 @@ final class ProxyUnderTest: @unchecked Sendable {
 
     init(upstream: String, arguments: [String] = [], environment: [String: String]? = nil) throws {
         process = try TestProcess(Harness.proxyBinary,
-                                  ["--port", "0", "--listen-address", "127.0.0.1", "--upstream", upstream] + arguments,
+                                  ["--port", "0", "--listen-address", "127.0.0.1", "--upstream", upstream, "--drain-delay", "0"] + arguments,
                                   environment: environment)
         guard let line = process.waitForLine(onStderr: true, { $0.contains("listening on") }),
               let portText = line.split(separator: ",").first?.split(separator: ":").last,

@@ -180,3 +180,48 @@ import Testing
         #expect(recorder.messages.first?.bodyString == "ab")
     }
 }
+
+/// Pausing right after a head, before its body.
+@Suite struct HTTPParserPauseBeforeBodyTests {
+    final class PausingRecorder: HTTPParserDelegate {
+        var heads = 0
+        var body: [UInt8] = []
+        var completed = 0
+        func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation { heads += 1; return .pauseBeforeBody }
+        func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) { body.append(bytesOf: bytes) }
+        func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { completed += 1; return false }
+    }
+
+    // .pauseBeforeBody stops exactly after the head; after resume the body and the next request follow.
+    @Test func pauseAfterHeadThenResume() {
+        let head = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+        let input = Array((head + "hello" + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n").utf8)
+        let parser = HTTPParser(kind: .request)
+        let recorder = PausingRecorder()
+        parser.delegate = recorder
+        let first = input.withUnsafeBytes { parser.execute($0.bytes) }
+        #expect(first == .paused(consumed: head.utf8.count))
+        #expect(recorder.heads == 1 && recorder.body.isEmpty && recorder.completed == 0)
+        parser.resume()
+        let rest = Array(input[head.utf8.count...])
+        let second = rest.withUnsafeBytes { parser.execute($0.bytes) }
+        #expect(second == .paused(consumed: 5 + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n".utf8.count))
+        #expect(String(decoding: recorder.body, as: UTF8.self) == "hello")
+        #expect(recorder.completed == 1 && recorder.heads == 2)
+    }
+}
+
+extension HTTPParserPauseBeforeBodyTests {
+    // A bodyless request paused at its head completes on resume with an empty execute.
+    @Test func bodylessRequestCompletesOnEmptyExecute() {
+        let input = Array("GET /a HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let parser = HTTPParser(kind: .request)
+        let recorder = PausingRecorder()
+        parser.delegate = recorder
+        #expect(input.withUnsafeBytes { parser.execute($0.bytes) } == .paused(consumed: input.count))
+        parser.resume()
+        let empty: [UInt8] = []
+        #expect(empty.withUnsafeBytes { parser.execute($0.bytes) } == .consumedAll)
+        #expect(recorder.completed == 1)
+    }
+}

@@ -1,0 +1,187 @@
+import ProxyHTTP
+import ProxyUV
+
+/// Starts the runtime, watches it, restarts or stops it: the I/O shell of
+/// `SupervisorStateMachine`. It also reaps orphans (the proxy is the
+/// subreaper, often PID 1), forwards signals the runtime should see, and
+/// probes the upstream until a new runtime answers.
+final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDelegate, HTTPParserDelegate {
+    private unowned let server: ProxyServer
+    private var machine: SupervisorStateMachine
+    private let command: [String]
+    private let loop: EventLoop
+    private let deadlineTimer: Timer
+    private let probeTimer: Timer
+    private var watchers: [SignalWatcher] = []
+    private var probe: Stream?
+    private let probeParser = HTTPParser(kind: .response)
+    private var lastProgressLog: UInt64 = 0
+    private(set) var orphansReaped = 0
+    private(set) var lastStartupMilliseconds: UInt64?
+
+    /// Signals passed on to the runtime's process group, as an init would.
+    static let forwardedSignals: [(Int32, String)] = [(1, "SIGHUP"), (10, "SIGUSR1"), (12, "SIGUSR2"), (3, "SIGQUIT"), (28, "SIGWINCH")]
+    private static let probeInterval: UInt64 = 50
+    private static let progressInterval: UInt64 = 2_000
+
+    init(server: ProxyServer, command: [String]) throws(UVError) {
+        self.server = server
+        self.command = command
+        loop = server.loop
+        machine = SupervisorStateMachine(settings: .init(restartPolicy: server.config.restartPolicy,
+                                                         stopGrace: server.config.stopGraceMilliseconds))
+        deadlineTimer = Timer(loop: loop)
+        probeTimer = Timer(loop: loop)
+        deadlineTimer.delegate = self
+        probeTimer.delegate = self
+        probeParser.delegate = self
+        // SIGCHLD: a child exited, the runtime or an orphan re-parented to us.
+        let childWatcher = try SignalWatcher(loop: loop, signal: 17)
+        childWatcher.delegate = self
+        watchers.append(childWatcher)
+        for (signal, _) in Self.forwardedSignals {
+            let watcher = try SignalWatcher(loop: loop, signal: signal)
+            watcher.delegate = self
+            watchers.append(watcher)
+        }
+    }
+
+    var restarts: Int { machine.restarts }
+    var lastExit: ProcessExit? { machine.lastExit }
+    var isRunning: Bool { machine.pid != nil }
+
+    func start() {
+        if !ChildProcesses.becomeSubreaper() { server.log("could not become child subreaper; orphans of the runtime may stay zombies") }
+        carryOut(machine.start())
+    }
+
+    /// The drain is over: stop the runtime; the proxy exits with its status.
+    func shutdown() { carryOut(machine.shutdownRequested(now: loop.nowMilliseconds)) }
+
+    /// A function is stuck (timeout policy `restart`).
+    func restart(reason: String) { carryOut(machine.restartRequested(reason, now: loop.nowMilliseconds)) }
+
+    private func carryOut(_ actions: [SupervisorStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .spawn:
+                spawn()
+            case .signalGroup(let pid, let signal):
+                ChildProcesses.signalGroup(pid, signal)
+            case .runtimeReady(let startup):
+                lastStartupMilliseconds = startup
+                server.runtimeBecameReady()
+            case .runtimeDown:
+                stopProbing()
+                server.runtimeWentDown()
+            case .log(let line):
+                server.log(line)
+            case .exitProxy(let status):
+                server.exitProcess(status: status)
+            }
+        }
+        if let deadline = machine.nextDeadline {
+            let now = loop.nowMilliseconds
+            deadlineTimer.start(milliseconds: deadline > now ? deadline - now : 0)
+        } else {
+            deadlineTimer.stop()
+        }
+    }
+
+    private func spawn() {
+        do {
+            let pid = try ChildProcesses.spawn(command)
+            let now = loop.nowMilliseconds
+            lastProgressLog = now
+            carryOut(machine.spawned(pid: pid, now: now))
+            probeTimer.start(milliseconds: 0)
+        } catch {
+            carryOut(machine.spawnFailed(error.description, now: loop.nowMilliseconds))
+        }
+    }
+
+    // MARK: Signals
+
+    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32) {
+        if signal == 17 {
+            ChildProcesses.reapExited { pid, exit in
+                if pid == machine.pid {
+                    carryOut(machine.childExited(pid: pid, exit, now: loop.nowMilliseconds))
+                } else {
+                    orphansReaped += 1
+                }
+            }
+            return
+        }
+        if let pid = machine.pid, let name = Self.forwardedSignals.first(where: { $0.0 == signal })?.1 {
+            server.log("\(name): passed on to the runtime (pid \(pid))")
+            ChildProcesses.signalGroup(pid, signal)
+        }
+    }
+
+    // MARK: Timers
+
+    func timerDidFire(_ timer: Timer) {
+        if timer === deadlineTimer {
+            carryOut(machine.tick(now: loop.nowMilliseconds))
+        } else {
+            startProbe()
+        }
+    }
+
+    // MARK: Readiness probe: connect (and ask the ready path) until it answers
+
+    private func startProbe() {
+        guard case .starting(_, let since) = machine.phase, probe == nil else { return }
+        let now = loop.nowMilliseconds
+        if now >= lastProgressLog + Self.progressInterval {
+            lastProgressLog = now
+            server.log("waiting for the runtime to answer on \(server.config.upstream) (\((now - since) / 1000) s)")
+        }
+        probeParser.reset()
+        switch server.config.upstream {
+        case .tcp(let address): probe = Stream.connect(loop: loop, to: address, delegate: self)
+        case .unix(let path): probe = Stream.connect(loop: loop, toPath: path, delegate: self)
+        }
+    }
+
+    private func stopProbing() {
+        probe?.close()
+        probe = nil
+        probeTimer.stop()
+    }
+
+    private func probeFailed() {
+        probe?.close()
+        probe = nil
+        probeTimer.start(milliseconds: Self.probeInterval)
+    }
+
+    private func probeSucceeded() {
+        probe?.close()
+        probe = nil
+        carryOut(machine.becameReady(now: loop.nowMilliseconds))
+    }
+
+    func streamDidConnect(_ stream: Stream) {
+        guard let path = server.config.readyPath else { return probeSucceeded() }
+        stream.write(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: runtime-proxy-ready\r\nConnection: close\r\n\r\n".utf8))
+        stream.startReading()
+    }
+
+    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { probeFailed() }
+    func streamDidRead(_ stream: Stream, _ bytes: RawSpan) {
+        if case .failed = probeParser.execute(bytes) { probeFailed() }
+    }
+    func streamDidReachEnd(_ stream: Stream) { if probe != nil { probeFailed() } }
+    func streamDidFail(_ stream: Stream, _ error: UVError) { probeFailed() }
+    func streamDidDrain(_ stream: Stream) {}
+
+    func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
+        let status = parser.head.statusCode
+        if status >= 200 { (200..<300).contains(status) ? probeSucceeded() : probeFailed() }
+        return .none
+    }
+    func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {}
+    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { false }
+}
