@@ -77,8 +77,10 @@ public struct ExpositionWriter {
         }
     }
 
-    /// A number as Go's `strconv.FormatFloat(v, 'g', -1, 64)` writes the
-    /// values a proxy exposes: integers without a fraction, `+Inf`, `NaN`.
+    /// A number for the exposition: integers without a fraction or exponent
+    /// (Go's client writes 1e6 and above in exponent form; Prometheus parses
+    /// both alike), other values in their shortest form, `+Inf`, `NaN`. Bucket
+    /// bounds (`le`) come out exactly as Go's client writes them.
     public static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }

@@ -82,7 +82,20 @@ final class ProxyMetrics {
         var openClientConnections: Int
         var idleUpstreamConnections: Int
         var logLinesDropped: Int
+        var upstreamConnectionsOpened = 0
+        var queuedRequests = 0
+        var queueRejections = 0
+        /// Present when the proxy supervises the runtime.
+        var runtime: RuntimeFigures? = nil
         var process: ProcessStats
+    }
+
+    struct RuntimeFigures {
+        var up: Bool
+        var restarts: Int
+        var startupMilliseconds: UInt64?
+        var lastExitStatus: Int32?
+        var orphansReaped: Int
     }
 
     /// The Prometheus text exposition, format 0.0.4.
@@ -118,6 +131,22 @@ final class ProxyMetrics {
         counter(&out, "runtime_proxy_request_body_bytes_total", "Request body bytes received from clients", requestBodyBytes)
         counter(&out, "runtime_proxy_response_body_bytes_total", "Response body bytes received from the upstream", responseBodyBytes)
         counter(&out, "runtime_proxy_log_lines_dropped_total", "Access log lines dropped because stdout could not keep up", context.logLinesDropped)
+        counter(&out, "runtime_proxy_upstream_connections_opened_total", "Connections opened to the upstream", context.upstreamConnectionsOpened)
+        gauge(&out, "runtime_proxy_queued_requests", "Requests waiting for the runtime to be ready or for a free slot", context.queuedRequests)
+        counter(&out, "runtime_proxy_queue_rejections_total", "Requests turned away with 503 because the queue was full", context.queueRejections)
+        if let runtime = context.runtime {
+            gauge(&out, "runtime_proxy_runtime_up", "1 when the supervised runtime answers, 0 otherwise", runtime.up ? 1 : 0)
+            counter(&out, "runtime_proxy_runtime_restarts_total", "Times the supervised runtime was started again", runtime.restarts)
+            counter(&out, "runtime_proxy_orphans_reaped_total", "Orphaned processes reaped by the proxy as subreaper", runtime.orphansReaped)
+            if let startup = runtime.startupMilliseconds {
+                out.family("runtime_proxy_runtime_startup_seconds", .gauge, help: "Time from the last start of the runtime until it answered")
+                out.sample("runtime_proxy_runtime_startup_seconds", Double(startup) / 1000)
+            }
+            if let status = runtime.lastExitStatus {
+                gauge(&out, "runtime_proxy_runtime_last_exit_status", "Exit status of the runtime's last exit (128+signal if killed)",
+                      Int(status))
+            }
+        }
         out.family("runtime_proxy_build_info", .gauge, help: "Build information; always 1")
         out.sample("runtime_proxy_build_info", labels: Labels(["version": Self.version]), 1)
 

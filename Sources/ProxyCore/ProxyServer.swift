@@ -143,9 +143,15 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     }
 
     func renderMetrics() -> [UInt8] {
-        metrics.render(ProxyMetrics.ScrapeContext(openClientConnections: connections.count, idleUpstreamConnections: pool.idleCount,
-                                                  logLinesDropped: accessLog.linesDropped,
-                                                  process: ProcessStats.read(startTimeSeconds: metrics.startTimeSeconds)))
+        let runtime = supervisor.map {
+            ProxyMetrics.RuntimeFigures(up: admission.runtimeReady, restarts: $0.restarts, startupMilliseconds: $0.lastStartupMilliseconds,
+                                        lastExitStatus: $0.lastExit?.shellStatus, orphansReaped: $0.orphansReaped)
+        }
+        return metrics.render(ProxyMetrics.ScrapeContext(
+            openClientConnections: connections.count, idleUpstreamConnections: pool.idleCount, logLinesDropped: accessLog.linesDropped,
+            upstreamConnectionsOpened: pool.connectionsOpened, queuedRequests: admission.queuedCount,
+            queueRejections: admission.rejections, runtime: runtime,
+            process: ProcessStats.read(startTimeSeconds: metrics.startTimeSeconds)))
     }
 
     // MARK: Timeout policy
