@@ -126,8 +126,11 @@ extension ClientConnection {
                                                  extraBytesAfterResponse: extraBytesAfterResponse)
         let keepClient = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
         server.health.runtimeAnswered()
-        recordExchange(status: exchange.statusCode, failed: false)
+        // Back to the pool first: recording releases an admission slot, and
+        // the request let through must find this connection idle (a
+        // single-threaded runtime serves no other until this one closes).
         if reusable { server.pool.putBack(upstream) } else { upstream.close() }
+        recordExchange(status: exchange.statusCode, failed: false)
         timeouts.exchangeEnded(now: now)
         if keepClient {
             resumeAfterExchange()

@@ -7,10 +7,12 @@ import ProxyUV
 ///
 /// The state comes from two sources: real traffic (a response from the
 /// runtime means healthy; a refused connection means not), and an active
-/// check, `GET <upstream health path>` on its own connection, started when
-/// a probe finds the state older than the interval. Any complete HTTP
-/// response below 500 counts as the runtime answering (a runtime without a
-/// health route answers 404, and is alive).
+/// check, `GET <upstream health path>`, started when a probe finds the state
+/// older than the interval. The check borrows an idle pooled connection when
+/// there is one, since a single-threaded runtime serves no new connection
+/// while the pool holds one open. Any complete HTTP response below 500 counts
+/// as the runtime answering (a runtime without a health route answers 404,
+/// and is alive).
 final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     enum State: Equatable {
         case unknown
@@ -19,29 +21,28 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     }
 
     private let loop: EventLoop
-    private let target: UpstreamTarget
+    private unowned let pool: UpstreamPool
     private let request: [UInt8]
     private let interval: UInt64
     private(set) var state = State.unknown
     private var checkedAt: UInt64 = 0
-    private var probe: Stream?
-    private let parser = HTTPParser(kind: .response)
+    private var check: UpstreamConnection?
+    private var checkIsReused = false
+    private var checkStatus = 0
     private let timer: Timer
     private static let checkTimeout: UInt64 = 1_000
+    /// Connections whose health probe waits for the first check.
+    private var waiters: [ClientConnection] = []
 
-    init(loop: EventLoop, config: ProxyConfig) {
+    init(loop: EventLoop, pool: UpstreamPool, config: ProxyConfig) {
         self.loop = loop
-        target = config.upstream
+        self.pool = pool
         interval = config.healthIntervalMilliseconds
-        request = Array("GET \(config.upstreamHealthPath) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: runtime-proxy-health\r\nConnection: close\r\n\r\n".utf8)
+        request = Array("GET \(config.upstreamHealthPath) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: runtime-proxy-health\r\n\r\n".utf8)
         timer = Timer(loop: loop)
         timer.unreference()
         timer.delegate = self
-        parser.delegate = self
     }
-
-    /// Connections whose health probe waits for the first check.
-    private var waiters: [ClientConnection] = []
 
     /// Until the first check has finished there is nothing to answer: the
     /// caller waits (at most the check timeout) and is called back.
@@ -56,7 +57,7 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     /// refreshed in the background.
     func answer() -> (status: Int, body: [UInt8]) {
         let now = loop.nowMilliseconds
-        if probe == nil, state == .unknown || now >= checkedAt + interval { startCheck() }
+        if check == nil, state == .unknown || now >= checkedAt + interval { startCheck() }
         switch state {
         case .unknown: return (503, Array("starting: waiting for the runtime to answer\n".utf8))
         case .healthy: return (200, Array("OK".utf8))
@@ -70,20 +71,28 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     /// Real traffic could not reach the runtime.
     func runtimeUnreachable(_ reason: String) { settle(.unhealthy(reason)) }
 
-    func startCheck() {
-        guard probe == nil else { return }
-        parser.reset()
-        switch target {
-        case .tcp(let address): probe = Stream.connect(loop: loop, to: address, delegate: self)
-        case .unix(let path): probe = Stream.connect(loop: loop, toPath: path, delegate: self)
+    func startCheck(allowReuse: Bool = true) {
+        guard check == nil else { return }
+        let connection: UpstreamConnection
+        if allowReuse, let idle = pool.takeIdle() {
+            connection = idle
+            checkIsReused = true
+            connection.stream.delegate = self
+        } else {
+            connection = pool.open(delegate: self)
+            checkIsReused = false
         }
-        probe?.write(request)
+        check = connection
+        checkStatus = 0
+        connection.parser.delegate = self
+        connection.stream.write(request)
+        if connection.stream.isConnected { connection.stream.startReading() }
         timer.start(milliseconds: Self.checkTimeout)
     }
 
     func close() {
         waiters.removeAll()
-        finishCheck()
+        finishCheck(nil, keepConnection: false)
         timer.close()
     }
 
@@ -92,41 +101,74 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
         checkedAt = loop.nowMilliseconds
     }
 
-    private func finishCheck(_ result: State? = nil) {
-        if let result { settle(result) }
-        probe?.close()
-        probe = nil
+    private func finishCheck(_ result: State?, keepConnection: Bool) {
         timer.stop()
+        if let connection = check {
+            check = nil
+            if keepConnection { pool.putBack(connection) } else { connection.close() }
+        }
+        if let result { settle(result) }
         let waiting = waiters
         waiters.removeAll()
         for waiter in waiting { waiter.healthCheckDidFinish() }
+    }
+
+    /// A borrowed connection may have been closed by the runtime meanwhile:
+    /// try once more on a new one before calling the runtime unhealthy.
+    private func fail(_ reason: String) {
+        if checkIsReused {
+            check?.close()
+            check = nil
+            timer.stop()
+            startCheck(allowReuse: false)
+            return
+        }
+        finishCheck(.unhealthy(reason), keepConnection: false)
     }
 
     // MARK: The check's connection
 
     func streamDidConnect(_ stream: Stream) { stream.startReading() }
 
-    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { finishCheck(.unhealthy("connect: \(error.name)")) }
+    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { fail("connect: \(error.name)") }
 
     func streamDidRead(_ stream: Stream, _ bytes: RawSpan) {
-        if case .failed(let error) = parser.execute(bytes) { finishCheck(.unhealthy("invalid response: \(error.reason)")) }
+        guard let connection = check else { return }
+        switch connection.parser.execute(bytes) {
+        case .consumedAll:
+            break
+        case .paused(let consumed):
+            let status = checkStatus
+            let reusable = connection.parser.head.keepAlive && consumed == bytes.byteCount
+            finishCheck(status < 500 ? .healthy : .unhealthy("health check answered \(status)"), keepConnection: reusable)
+        case .upgraded:
+            finishCheck(.healthy, keepConnection: false)
+        case .failed(let error):
+            fail("invalid response: \(error.reason)")
+        }
     }
 
-    func streamDidReachEnd(_ stream: Stream) { finishCheck(.unhealthy("closed without a response")) }
+    func streamDidReachEnd(_ stream: Stream) {
+        if let connection = check, case .paused = connection.parser.finish() {
+            finishCheck(checkStatus < 500 ? .healthy : .unhealthy("health check answered \(checkStatus)"), keepConnection: false)
+            return
+        }
+        fail("closed without a response")
+    }
 
-    func streamDidFail(_ stream: Stream, _ error: UVError) { finishCheck(.unhealthy(error.name)) }
+    func streamDidFail(_ stream: Stream, _ error: UVError) { fail(error.name) }
 
     func streamDidDrain(_ stream: Stream) {}
 
     func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        let status = parser.head.statusCode
-        if status >= 200 { finishCheck(status < 500 ? .healthy : .unhealthy("health check answered \(status)")) }
-        return .none
+        checkStatus = parser.head.statusCode
+        return .asFramed
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {}
 
-    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { false }
+    /// Pause at the end of a final response; interim ones (1xx) go on.
+    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { parser.head.statusCode >= 200 }
 
-    func timerDidFire(_ timer: Timer) { finishCheck(.unhealthy("health check timed out")) }
+    func timerDidFire(_ timer: Timer) { finishCheck(.unhealthy("health check timed out"), keepConnection: false) }
 }

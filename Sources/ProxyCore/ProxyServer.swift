@@ -38,7 +38,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds)
         logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop)
         accessLog = AccessLog(format: config.accessLog, output: logOutput, upstream: config.upstream.description)
-        health = HealthMonitor(loop: loop, config: config)
+        health = HealthMonitor(loop: loop, pool: pool, config: config)
         timeoutDurations = ClientTimeouts.Durations(
             clientIdle: config.clientIdleTimeoutMilliseconds, headerRead: config.headerTimeoutMilliseconds,
             upstreamConnect: config.connectTimeoutMilliseconds, request: config.requestTimeoutMilliseconds,

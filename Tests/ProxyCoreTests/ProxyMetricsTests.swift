@@ -202,6 +202,15 @@ import Testing
             # HELP runtime_proxy_log_lines_dropped_total Access log lines dropped because stdout could not keep up
             # TYPE runtime_proxy_log_lines_dropped_total counter
             runtime_proxy_log_lines_dropped_total 5
+            # HELP runtime_proxy_upstream_connections_opened_total Connections opened to the upstream
+            # TYPE runtime_proxy_upstream_connections_opened_total counter
+            runtime_proxy_upstream_connections_opened_total 0
+            # HELP runtime_proxy_queued_requests Requests waiting for the runtime to be ready or for a free slot
+            # TYPE runtime_proxy_queued_requests gauge
+            runtime_proxy_queued_requests 0
+            # HELP runtime_proxy_queue_rejections_total Requests turned away with 503 because the queue was full
+            # TYPE runtime_proxy_queue_rejections_total counter
+            runtime_proxy_queue_rejections_total 0
             # HELP runtime_proxy_build_info Build information; always 1
             # TYPE runtime_proxy_build_info gauge
             runtime_proxy_build_info{version="0.1.0"} 1
