@@ -214,6 +214,8 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
                 for connection in Array(connections.values) { connection.closeNow() }
             case .stopRuntime:
                 finishShutdown()
+            case .killRuntime:
+                supervisor?.hurry()
             }
         }
         if let deadline = shutdown.nextDeadline {

@@ -58,6 +58,9 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
     /// The drain is over: stop the runtime; the proxy exits with its status.
     func shutdown() { carryOut(machine.shutdownRequested(now: loop.nowMilliseconds)) }
 
+    /// A further signal while stopping: no more grace.
+    func hurry() { carryOut(machine.hurry(now: loop.nowMilliseconds)) }
+
     /// A function is stuck (timeout policy `restart`).
     func restart(reason: String) { carryOut(machine.restartRequested(reason, now: loop.nowMilliseconds)) }
 

@@ -9,7 +9,8 @@
 ///    runtime is stopped (SIGTERM, SIGKILL after its grace), and the proxy
 ///    exits with its status.
 ///
-/// A second SIGTERM or SIGINT hurries: straight to step 3.
+/// A second SIGTERM or SIGINT hurries: straight to step 3; one more while the
+/// runtime is stopping skips its grace (SIGKILL).
 struct ShutdownSequence: Equatable {
     enum Phase: Equatable {
         case serving
@@ -23,6 +24,8 @@ struct ShutdownSequence: Equatable {
         case closeIdleConnections
         case closeAllConnections
         case stopRuntime
+        /// Skip the runtime's grace: SIGKILL now.
+        case killRuntime
         case log(String)
     }
 
@@ -47,7 +50,7 @@ struct ShutdownSequence: Equatable {
             phase = .stoppingRuntime
             return [.log("second \(name): closing \(openConnections) connection(s) now"), .closeListeners, .closeAllConnections, .stopRuntime]
         case .stoppingRuntime:
-            return []
+            return [.log("\(name) while stopping the runtime: SIGKILL"), .killRuntime]
         }
     }
 

@@ -36,7 +36,7 @@ public struct SupervisorStateMachine: Sendable {
         case ready(pid: Int32, since: UInt64)
         /// Waiting out a backoff before starting again.
         case backingOff(until: UInt64)
-        /// SIGTERM sent; SIGKILL at `killAt` unless it exits first.
+        /// SIGTERM sent; SIGKILL at `killAt` unless it exits first (`.max`: SIGKILL sent).
         case stopping(pid: Int32, killAt: UInt64, then: AfterStop)
         /// The proxy is exiting with this status.
         case finished(status: Int32)
@@ -148,10 +148,18 @@ public struct SupervisorStateMachine: Sendable {
         }
     }
 
+    /// Stopping and asked to hurry: the grace ends now.
+    public mutating func hurry(now: UInt64) -> [Action] {
+        // killAt == .max: SIGKILL was sent already.
+        guard case .stopping(let pid, let killAt, let then) = phase, killAt > now, killAt != .max else { return [] }
+        phase = .stopping(pid: pid, killAt: now, then: then)
+        return tick(now: now)
+    }
+
     public var nextDeadline: UInt64? {
         switch phase {
         case .backingOff(let until): until
-        case .stopping(_, let killAt, _): killAt
+        case .stopping(_, let killAt, _): killAt == .max ? nil : killAt
         default: nil
         }
     }

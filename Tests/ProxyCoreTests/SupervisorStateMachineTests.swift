@@ -291,3 +291,19 @@ private func hasLog(_ actions: [Action]) -> Bool { actions.count != withoutLogs(
         #expect(machine.nextDeadline == nil)  // finished
     }
 }
+
+/// A signal while the runtime is stopping ends its grace.
+@Suite struct SupervisorHurryTests {
+    // hurry() while stopping sends SIGKILL at once; while running it does nothing.
+    @Test func hurrySkipsTheGrace() {
+        var machine = SupervisorStateMachine(settings: .init(restartPolicy: .always, stopGrace: 10_000))
+        _ = machine.start()
+        _ = machine.spawned(pid: 42, now: 0)
+        #expect(machine.hurry(now: 10).isEmpty)
+        _ = machine.becameReady(now: 100)
+        _ = machine.shutdownRequested(now: 1_000)
+        let actions = machine.hurry(now: 1_500).filter { if case .log = $0 { false } else { true } }
+        #expect(actions == [.signalGroup(pid: 42, signal: 9)])
+        #expect(machine.hurry(now: 1_600).isEmpty)
+    }
+}
