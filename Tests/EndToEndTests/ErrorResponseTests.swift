@@ -10,7 +10,7 @@ import Glibc
 @Suite struct ErrorResponseTests {
     // An upstream address where nothing listens: the client gets 502 with a one-line reason, twice on one connection, and each is logged.
     @Test func refusedUpstreamAnswers502AndKeepsTheClient() throws {
-        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(try unusedLoopbackPort())")
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(try FreePort.pick())")
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
         try client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
         let first = try client.readResponse()
@@ -84,7 +84,7 @@ import Glibc
         let response = try client.readResponse()
         #expect(response.status == bad.status)
         #expect(response.header("Connection") == "close")
-        #expect(nextRead(client) == .closed)
+        #expect(client.nextRead() == .closed)
         #expect(proxy.process.waitForLines(count: 1) { $0.contains("\"POST / HTTP/1.1\" 400 ") }.count == 1)
         let received = try bytesReceived(by: upstream)
         if warmPool {
@@ -116,7 +116,7 @@ import Glibc
         let proxy = try ProxyUnderTest(upstream: upstream.address)
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
         try client.send("GET /half HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (text, closed) = readUntilClosed(client)
+        let (text, closed) = client.readUntilClosed()
         #expect(closed)
         let parts = text.components(separatedBy: "\r\n\r\n")
         #expect(parts.first?.hasPrefix("HTTP/1.1 200 ") == true)
@@ -160,14 +160,14 @@ import Glibc
     /// Sends `request` to a proxy whose upstream is down, and expects `status`
     /// with `Connection: close`, a one-line body, and the connection closed.
     private func expectRejected(_ request: String, status: Int, logsError: Bool = true) throws {
-        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(try unusedLoopbackPort())")
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(try FreePort.pick())")
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
         try client.send(request)
         let response = try client.readResponse()
         #expect(response.status == status)
         #expect(response.header("Connection") == "close")
         #expect(response.bodyText.hasSuffix("\n") && response.bodyText.dropLast().contains("\n") == false)
-        #expect(nextRead(client) == .closed)
+        #expect(client.nextRead() == .closed)
         let lines = proxy.process.waitForLines(count: 1) { $0.contains("\" \(status) ") }
         #expect(lines.first?.contains(" error=\"") == logsError)
     }
@@ -195,49 +195,4 @@ private func bytesReceived(by upstream: PythonUpstream) throws -> String {
         }
     }
     return String(decoding: bytes, as: UTF8.self)
-}
-
-/// A loopback port nothing listens on (bound to port 0, then closed).
-private func unusedLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw HarnessError.io("bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-private enum ReadOutcome { case bytes, closed, timedOut }
-
-/// What the next read shows: more bytes, the peer's close (FIN or reset), or
-/// nothing before the client's receive timeout.
-private func nextRead(_ client: RawClient) -> ReadOutcome {
-    var byte: UInt8 = 0
-    for _ in 0..<5 {
-        let count = recv(client.fd, &byte, 1, 0)
-        if count > 0 { return .bytes }
-        if count == 0 || errno == ECONNRESET { return .closed }
-        if errno != EINTR { break }
-    }
-    return .timedOut
-}
-
-/// Everything the proxy sends, and whether it then closed (rather than the
-/// receive timeout running out).
-private func readUntilClosed(_ client: RawClient) -> (text: String, closed: Bool) {
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    for _ in 0..<1000 {
-        let count = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
-        if count > 0 { received += chunk[0..<count]; continue }
-        let closed = count == 0 || errno == ECONNRESET
-        if !closed && errno == EINTR { continue }
-        return (String(decoding: received, as: UTF8.self), closed)
-    }
-    return (String(decoding: received, as: UTF8.self), false)
 }

@@ -18,7 +18,7 @@ import Glibc
         let upstream = try PythonUpstream("echo_upstream.py")
         let proxy = try ProxyUnderTest(upstream: upstream.address)
         try sendKnownTraffic(to: proxy)
-        let refused = try ProxyUnderTest(upstream: "127.0.0.1:\(try freeLoopbackPort())")
+        let refused = try ProxyUnderTest(upstream: "127.0.0.1:\(try FreePort.pick())")
         let client = try RawClient(port: refused.port, receiveTimeout: 10)
         try client.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try client.readResponse().status == 502)
@@ -68,7 +68,7 @@ import Glibc
 
             """.write(to: configFile, atomically: true, encoding: .utf8)
 
-        let port = try freeLoopbackPort()
+        let port = try FreePort.pick()
         let server = try TestProcess(Self.prometheus, [
             "--config.file=\(configFile.path)",
             "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
@@ -137,22 +137,6 @@ private func poll<T>(seconds: TimeInterval, every interval: TimeInterval = 0.2, 
         usleep(useconds_t(interval * 1_000_000))
     }
     return nil
-}
-
-/// A loopback port nothing listens on right now: bound to port 0, then closed.
-private func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError.io("socket: \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw HarnessError.io("bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Runs a tool with `input` on stdin; returns its exit status, stdout and stderr.

@@ -19,7 +19,7 @@ import Glibc
         #expect(response.head.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
         #expect(response.bodyText == "Timeout exceeded\n")
         #expect(response.header("Connection") == "close")
-        #expect(nextRead(client) == .closed)
+        #expect(client.nextRead() == .closed)
         let lines = proxy.process.waitForLines(count: 1) { $0.contains("/never") }
         #expect(lines.first?.contains("\" 408 ") == true)
         #expect(lines.first?.hasSuffix(" error=\"request timeout\"") == true)
@@ -39,7 +39,7 @@ import Glibc
         let slowResponse = try slow.readResponse()
         #expect(slowResponse.status == 408)
         #expect(slowResponse.bodyText == "Timeout exceeded\n")
-        #expect(nextRead(slow) == .closed)
+        #expect(slow.nextRead() == .closed)
         // The fast client's connection is still usable.
         try fast.send("GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try fast.readResponse().status == 201)
@@ -51,7 +51,7 @@ import Glibc
         let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "1"])
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
         try client.send("GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (text, closed) = readUntilClosed(client)
+        let (text, closed) = client.readUntilClosed()
         #expect(closed)
         #expect(text.hasPrefix("HTTP/1.1 200 "))
         #expect(text.contains("\r\n\r\n5\r\nhello\r\n"))
@@ -70,7 +70,7 @@ import Glibc
         #expect(response.status == 408)
         #expect(response.bodyText == "Request Timeout\n")
         #expect(response.header("Connection") == "close")
-        #expect(nextRead(client) == .closed)
+        #expect(client.nextRead() == .closed)
         let lines = proxy.process.waitForLines(count: 1) { $0.contains(" 408 ") }
         #expect(lines.first?.contains("error=\"request head not received within the header timeout\"") == true)
     }
@@ -84,7 +84,7 @@ import Glibc
         let response = try client.readResponse()
         #expect(response.status == 200)
         #expect(response.header("Connection") == nil)
-        #expect(nextRead(client) == .closed)
+        #expect(client.nextRead() == .closed)
     }
 
     // --connect-timeout with an upstream whose accept queue is full (SYNs dropped): 504, and the log says why.
@@ -100,34 +100,4 @@ import Glibc
         #expect(lines.first?.contains("\" 504 ") == true)
         #expect(lines.first?.hasSuffix(" error=\"upstream connect timeout\"") == true)
     }
-}
-
-private enum ReadOutcome { case bytes, closed, timedOut }
-
-/// What the next read shows: more bytes, the peer's close (FIN or reset), or
-/// nothing before the client's receive timeout.
-private func nextRead(_ client: RawClient) -> ReadOutcome {
-    var byte: UInt8 = 0
-    for _ in 0..<5 {
-        let count = recv(client.fd, &byte, 1, 0)
-        if count > 0 { return .bytes }
-        if count == 0 || errno == ECONNRESET { return .closed }
-        if errno != EINTR { break }
-    }
-    return .timedOut
-}
-
-/// Everything the proxy sends, and whether it then closed (rather than the
-/// receive timeout running out).
-private func readUntilClosed(_ client: RawClient) -> (text: String, closed: Bool) {
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    for _ in 0..<1000 {
-        let count = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, 0) }
-        if count > 0 { received += chunk[0..<count]; continue }
-        let closed = count == 0 || errno == ECONNRESET
-        if !closed && errno == EINTR { continue }
-        return (String(decoding: received, as: UTF8.self), closed)
-    }
-    return (String(decoding: received, as: UTF8.self), false)
 }
