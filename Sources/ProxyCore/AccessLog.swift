@@ -87,16 +87,26 @@ final class AccessLog {
 
     /// `YYYY/MM/DD HH:MM:SS ` in local time, as Go's log package writes it.
     private func appendTextTimestamp() {
-        var now = time(nil)
-        if Int(now) != textSecond {
-            textSecond = Int(now)
-            var parts = tm()
-            localtime_r(&now, &parts)
-            textTimestamp.removeAll(keepingCapacity: true)
-            appendDateTime(parts, dateSeparator: "/", middle: " ", into: &textTimestamp)
-            textTimestamp.append(0x20)
-        }
+        Self.refresh(&textTimestamp, second: &textSecond, now: time(nil), utc: false, dateSeparator: "/", middle: " ", end: " ")
         line.append(contentsOf: textTimestamp)
+    }
+
+    /// Re-renders a cached timestamp when the second has changed.
+    private static func refresh(_ cached: inout [UInt8], second cachedSecond: inout Int, now: time_t, utc: Bool,
+                                dateSeparator: String, middle: String, end: String) {
+        guard Int(now) != cachedSecond else { return }
+        cachedSecond = Int(now)
+        var seconds = now
+        var parts = tm()
+        if utc { gmtime_r(&seconds, &parts) } else { localtime_r(&seconds, &parts) }
+        cached.removeAll(keepingCapacity: true)
+        let fields = [(Int(parts.tm_year) + 1900, dateSeparator), (Int(parts.tm_mon) + 1, dateSeparator), (Int(parts.tm_mday), middle),
+                      (Int(parts.tm_hour), ":"), (Int(parts.tm_min), ":"), (Int(parts.tm_sec), end)]
+        for (value, separator) in fields {
+            if value < 10 { cached.append(0x30) }
+            HeadWriter.appendDecimal(value, into: &cached)
+            cached.append(contentsOf: separator.utf8)
+        }
     }
 
     // MARK: json
@@ -174,14 +184,8 @@ final class AccessLog {
     /// RFC 3339 in UTC with milliseconds: `2026-11-22T11:30:53.123Z`.
     private func appendJSONTimestamp() {
         let now = SystemInfo.wallClockSeconds
-        var seconds = time_t(now)
-        if Int(seconds) != jsonSecond {
-            jsonSecond = Int(seconds)
-            var parts = tm()
-            gmtime_r(&seconds, &parts)
-            jsonTimestamp.removeAll(keepingCapacity: true)
-            appendDateTime(parts, dateSeparator: "-", middle: "T", into: &jsonTimestamp)
-        }
+        let seconds = time_t(now)
+        Self.refresh(&jsonTimestamp, second: &jsonSecond, now: seconds, utc: true, dateSeparator: "-", middle: "T", end: "")
         line.append(contentsOf: jsonTimestamp)
         let millis = Int((now - Double(seconds)) * 1000)
         line.append(UInt8(ascii: "."))
@@ -192,16 +196,6 @@ final class AccessLog {
     }
 
     // MARK: shared
-
-    private func appendDateTime(_ parts: tm, dateSeparator: String, middle: String, into out: inout [UInt8]) {
-        let fields = [(Int(parts.tm_year) + 1900, dateSeparator), (Int(parts.tm_mon) + 1, dateSeparator), (Int(parts.tm_mday), middle),
-                      (Int(parts.tm_hour), ":"), (Int(parts.tm_min), ":"), (Int(parts.tm_sec), "")]
-        for (value, separator) in fields {
-            if value < 10 { out.append(0x30) }
-            HeadWriter.appendDecimal(value, into: &out)
-            out.append(contentsOf: separator.utf8)
-        }
-    }
 
     /// Seconds with six decimals.
     private func appendSeconds(_ nanoseconds: UInt64) {

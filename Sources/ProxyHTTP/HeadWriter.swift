@@ -97,11 +97,7 @@ public enum HeadWriter {
             out.append(contentsOf: "Connection: upgrade\r\n".utf8)
         } else if head.statusCode >= 200 {
             if framing == .chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
-            if !keepAlive {
-                out.append(contentsOf: "Connection: close\r\n".utf8)
-            } else if clientIsHTTP10 {
-                out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-            }
+            appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
         }
         out.append(contentsOf: extraFields)
         out.append(contentsOf: "\r\n".utf8)
@@ -121,14 +117,20 @@ public enum HeadWriter {
         out.append(contentsOf: "\r\nContent-Length: ".utf8)
         appendDecimal(body.count, into: &out)
         out.append(contentsOf: "\r\n".utf8)
+        appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
+        out.append(contentsOf: extraFields)
+        out.append(contentsOf: "\r\n".utf8)
+        if includeBody { out.append(contentsOf: body) }
+    }
+
+    /// This hop's `Connection`: `close` when it ends, `keep-alive` where
+    /// HTTP/1.0 needs it said, nothing where HTTP/1.1 implies it.
+    private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: inout [UInt8]) {
         if !keepAlive {
             out.append(contentsOf: "Connection: close\r\n".utf8)
         } else if clientIsHTTP10 {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
-        out.append(contentsOf: extraFields)
-        out.append(contentsOf: "\r\n".utf8)
-        if includeBody { out.append(contentsOf: body) }
     }
 
     private static func appendField(_ head: MessageHead, _ index: Int, into out: inout [UInt8]) {
