@@ -196,3 +196,23 @@ private func bytesReceived(by upstream: PythonUpstream) throws -> String {
     }
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// A client that goes away mid-request takes its upstream connection with it.
+@Suite struct ClientAbortTests {
+    // A client that closes halfway through its request body: the upstream
+    // connection is closed too (never reused), and the next request opens a new one.
+    @Test func clientClosingMidBodyDiscardsTheUpstreamConnection() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["record"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        let client = try RawClient(port: proxy.port)
+        try client.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly half")
+        #expect(upstream.process.waitForLine { $0.hasPrefix("DATA 1 ") } != nil)
+        client.shutdownWrite()
+        #expect(upstream.process.waitForLine { $0 == "EOF 1" } != nil)
+        let log = proxy.process.waitForLines(count: 1) { $0.contains("\"POST /upload HTTP/1.1\" 499") }
+        #expect(log.first?.contains("error=\"client closed mid-request\"") == true)
+        let warm = try curl(["-w", " %{http_code}", "\(proxy.baseURL)/warm"])
+        #expect(warm.output == "ok 200")
+        #expect(upstream.process.waitForLine { $0 == "CONN 2" } != nil)
+    }
+}
