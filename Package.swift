@@ -25,9 +25,11 @@ let package = Package(
         .target(name: "PrometheusText", swiftSettings: strict),
         // Policy: connections, upstream pool, timeouts, local routes. No C.
         .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP", "PrometheusText"], swiftSettings: strict),
+        // Captures argv before main, for hosts without /proc (empty chroot, scratch image).
+        .target(name: "CStartup"),
         .executableTarget(
             name: "runtime-proxy",
-            dependencies: ["ProxyCore", "ProxyUV", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ProxyCore", "ProxyUV", "ProxyHTTP", "CStartup", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 

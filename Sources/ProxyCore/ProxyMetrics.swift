@@ -1,6 +1,9 @@
 import PrometheusText
 import ProxyHTTP
 
+/// The release version, in `--version` and `runtime_proxy_build_info`.
+public let runtimeProxyVersion = "0.1.0"
+
 /// The numbers behind `/metrics`. The Kubeless Go proxy's three families keep
 /// its names, help texts, label and buckets exactly, so `kubeless function
 /// top` and existing dashboards keep working; the proxy's own families use
@@ -12,7 +15,7 @@ final class ProxyMetrics {
     /// Methods outside this set share the label `OTHER`, so label values stay bounded.
     static let methodLabels = ["DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"]
     static let statusClassLabels = ["1xx", "2xx", "3xx", "4xx", "5xx"]
-    static let version = "0.1.0"
+    static let version = runtimeProxyVersion
 
     struct PerMethod {
         var calls = 0

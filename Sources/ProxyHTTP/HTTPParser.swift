@@ -52,6 +52,9 @@ public final class HTTPParser {
     private var fieldStart: Int32 = 0
     private var pendingField: MessageHead.Field?
 
+    /// The llhttp version compiled in (`8.1.0`).
+    public static let llhttpVersion = "\(LLHTTP_VERSION_MAJOR).\(LLHTTP_VERSION_MINOR).\(LLHTTP_VERSION_PATCH)"
+
     public init(kind: Kind, limits: HeadLimits = HeadLimits()) {
         self.kind = kind
         self.limits = limits

@@ -54,6 +54,9 @@ public final class EventLoop {
         spareFlushList.reserveCapacity(256)
     }
 
+    /// The libuv version linked in (`1.44.2`).
+    public static var libuvVersion: String { String(cString: uv_version_string()) }
+
     /// Monotonic milliseconds, cached by libuv at the start of each iteration.
     public var nowMilliseconds: UInt64 { uv_now(raw) }
 

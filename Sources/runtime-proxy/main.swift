@@ -1,5 +1,7 @@
 import ArgumentParser
+private import CStartup
 import ProxyCore
+import ProxyHTTP
 import ProxyUV
 
 #if canImport(Glibc)
@@ -14,7 +16,7 @@ struct RuntimeProxyCommand: ParsableCommand {
         commandName: "runtime-proxy",
         abstract: "A fast HTTP/1.1 sidecar reverse proxy for serverless function runtimes (drop-in for the Kubeless proxy).",
         discussion: "Durations are in seconds and may have a fraction (0.5). Bad values exit with status 64 before any port is bound.",
-        version: "runtime-proxy 0.1.0")
+        version: BuildInfo.description)
 
     @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, default 8080).")
     var port: Int?
@@ -228,6 +230,25 @@ struct RuntimeProxyCommand: ParsableCommand {
     }
 }
 
+/// What `--version` prints.
+enum BuildInfo {
+    static let version = runtimeProxyVersion
+    #if DEBUG
+    static let configuration = "debug"
+    #else
+    static let configuration = "release"
+    #endif
+    #if compiler(>=6.3)
+    static let compiler = "Swift 6.3+"
+    #else
+    static let compiler = "Swift 6.2"
+    #endif
+
+    static var description: String {
+        "runtime-proxy \(version) (\(configuration) build, \(compiler), libuv \(EventLoop.libuvVersion), llhttp \(HTTPParser.llhttpVersion))"
+    }
+}
+
 /// The process environment, read once.
 struct Environment {
     private let values: [String: String]
@@ -263,12 +284,19 @@ private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
 #endif
 
+/// The arguments after the program name, as the kernel passed them (see
+/// CStartup: CommandLine.arguments is empty where there is no /proc).
+func processArguments() -> [String] {
+    guard let argv = rp_startup_argv() else { return Array(CommandLine.arguments.dropFirst()) }
+    return (1..<Int(rp_startup_argc())).compactMap { argv[$0].map { String(cString: $0) } }
+}
+
 /// Like `ParsableCommand.main()`, but a usage error is one line on stderr
 /// (`runtime-proxy: reason`) and exit status 64, with no usage text after it:
 /// a log collector shows the reason, not a help page.
 func runCommand() -> Never {
     do {
-        var command = try RuntimeProxyCommand.parseAsRoot()
+        var command = try RuntimeProxyCommand.parseAsRoot(processArguments())
         try command.run()
         exit(0)
     } catch {
