@@ -1,0 +1,6 @@
+<?php
+// GET example: answers every call with the same greeting.
+function foo($event, $context)
+{
+    return 'hello world';
+}
