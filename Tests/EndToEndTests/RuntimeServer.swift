@@ -38,7 +38,7 @@ final class RuntimeServer: @unchecked Sendable {
     private static func start(_ command: [String], _ settings: [String: String], name: String) throws -> (TestProcess, Int) {
         var output = ""
         for _ in 0..<3 {
-            let port = try freePort()
+            let port = try FreePort.pick()
             let process = try TestProcess(command[0], Array(command.dropFirst()),
                                           environment: settings.merging(["RUNTIME_PORT": String(port)]) { $1 })
             if waitUntilHealthy(process, port: port) { return (process, port) }
@@ -60,23 +60,6 @@ final class RuntimeServer: @unchecked Sendable {
             usleep(50_000)
         }
         return false
-    }
-
-    /// A port the kernel just handed out on 127.0.0.1.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw HarnessError.io("free port: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// SIGKILL to the runtime's process group (Foundation starts each child
