@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # benchmarks/run.sh - throughput / latency / CPU benchmark for runtime-proxy.
 #
-# Compares four targets, all on 127.0.0.1, all serving the same upstream:
+# Compares five targets, all on 127.0.0.1, all serving the same upstream:
 #   direct         wrk -> upstream nginx                          (the ceiling)
-#   runtime-proxy  wrk -> runtime-proxy (access log ON, text -> /dev/null) -> upstream
+#   runtime-proxy  wrk -> runtime-proxy (access log ON, `--log-format text`) -> upstream
+#   runtime-proxy-nolog
+#                  wrk -> runtime-proxy (`--log-format none`; same binary, a second
+#                         process; metrics are always on) -> upstream
 #   nginx          wrk -> nginx reverse proxy (1 worker, HTTP/1.1 + upstream keepalive 64,
 #                         access_log ON to a file in the temp dir) -> upstream
 #   haproxy        wrk -> haproxy (nbthread 1, mode http, http-reuse always,
 #                         option httplog, logging to stdout which goes to /dev/null) -> upstream
 #
+# Each runtime-proxy process has its stdout on a pipe (a FIFO in the temp dir) read by
+# `cat > /dev/null` pinned to the server CPU, as a container runtime would collect it.
+# On a pipe the proxy writes its access log non-blocking through its event loop (and
+# drops lines, counted in runtime_proxy_log_lines_dropped_total, if the reader falls
+# behind); the reader's CPU time is sampled too. Comparing runtime-proxy with
+# runtime-proxy-nolog (per round, then the median) gives the cost of the access log.
+#
 # CPU layout (the machine has 2 CPUs):
 #   CPU 1: the load generator (wrk -t1) only.
-#   CPU 0: every server: the upstream nginx (1 worker) and all three proxies.
+#   CPU 0: every server: the upstream nginx (1 worker), all proxies and the log readers.
 #   Each proxy is single threaded (runtime-proxy: one event loop; nginx: 1 worker;
 #   haproxy: nbthread 1), so in every proxied run the proxy under test and the
 #   upstream share CPU 0 while wrk has CPU 1 to itself. This is the same for the
@@ -28,17 +38,19 @@
 # run the CPU time (utime+stime from /proc/PID/stat) of the proxy process (the nginx
 # worker, not its master) is sampled to give CPU seconds per 100k requests.
 # Summary values are medians over rounds; ratios are computed per round first
-# (proxy rps / direct rps and proxy rps / nginx rps, same round, same config) and
-# then the median is taken.
+# (proxy rps / direct rps, proxy rps / nginx rps, and runtime-proxy rps /
+# runtime-proxy-nolog rps, same round, same config) and then the median is taken.
 #
 # Environment:
+#   TARGETS="direct runtime-proxy runtime-proxy-nolog nginx haproxy"
+#                   the targets, run in this order within each round (any subset)
 #   ROUNDS=5        number of interleaved rounds
 #   DURATION=5      seconds per wrk run
 #   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256;
 #                   0: 10 B at 16 connections only
 #   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256")
 #   WARMUP=2        seconds of warm-up per target before round 1 (0 to skip)
-#   BASE_PORT=28400 first port tried; 4 free ports from here on are used
+#   BASE_PORT=28400 first port tried; 5 free ports from here on are used
 #   SERVER_CPU=0 LOAD_CPU=1   the CPUs used (see above)
 #   OUT=benchmarks/results/latest.md   where the markdown results go
 #   REBUILD=1       run `swift build -c release` even if the binary exists (default: only if missing;
@@ -63,7 +75,7 @@ else
   SIZES=${SIZES:-"10b"}
   CONNS=${CONNS:-"16"}
 fi
-TARGETS="direct runtime-proxy nginx haproxy"
+TARGETS=${TARGETS:-"direct runtime-proxy runtime-proxy-nolog nginx haproxy"}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/.build/release/runtime-proxy"
@@ -77,6 +89,12 @@ for v in ROUNDS DURATION WARMUP BASE_PORT SERVER_CPU LOAD_CPU; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, not '${!v}'"
 done
 (( ROUNDS >= 1 && DURATION >= 1 )) || die "ROUNDS and DURATION must be at least 1"
+NTARGETS=0
+for t in $TARGETS; do
+  case $t in direct|runtime-proxy|runtime-proxy-nolog|nginx|haproxy) NTARGETS=$((NTARGETS + 1)) ;;
+    *) die "unknown target '$t' (direct, runtime-proxy, runtime-proxy-nolog, nginx, haproxy)" ;; esac
+done
+(( NTARGETS >= 1 )) || die "TARGETS is empty"
 
 # ---------------------------------------------------------------- tools
 need_install=0
@@ -92,11 +110,18 @@ export PATH="$PATH:/usr/sbin:/sbin"
 NCPU=$(nproc)
 (( SERVER_CPU < NCPU && LOAD_CPU < NCPU )) || die "SERVER_CPU/LOAD_CPU must be below nproc=$NCPU"
 
+BUILD_NOTE=""
 if [[ ! -x "$BIN" || "${REBUILD:-0}" == 1 ]]; then
   log "building release binary"
+  build_start=$(date +%s)
   (cd "$ROOT" && swift build -c release)
+  BUILD_NOTE="; \`swift build -c release\` run by this script took $(( $(date +%s) - build_start )) s"
 fi
 [[ -x "$BIN" ]] || die "no binary at $BIN"
+# What is measured: recorded now, before the rounds, because the shared work tree and
+# .build may change while the benchmark runs (the binary is copied, see below).
+BIN_BUILT=$(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)
+TREE_AT_START=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
 
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -120,6 +145,10 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
+# Run a private copy, so a rebuild by someone else during the rounds cannot change it.
+cp "$BIN" "$TMP/runtime-proxy-bin"
+BIN_SHA=$(sha256sum "$TMP/runtime-proxy-bin" | cut -c1-12)
+
 # ---------------------------------------------------------------- ports
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 next_port=$BASE_PORT
@@ -131,7 +160,7 @@ pick_port() { # sets the variable named $1 to a free port
   done
   printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
 }
-pick_port UP_PORT; pick_port RP_PORT; pick_port NG_PORT; pick_port HA_PORT
+pick_port UP_PORT; pick_port RP_PORT; pick_port RN_PORT; pick_port NG_PORT; pick_port HA_PORT
 
 # ---------------------------------------------------------------- content
 mkdir -p "$TMP/www" "$TMP/up" "$TMP/ng"
@@ -243,8 +272,19 @@ STARTED_PID=""
 start_bg() { # name, then the command; stdout/stderr go to $TMP/name.{out,err}; sets STARTED_PID
   local name=$1; shift
   local outfile="$TMP/$name.out"
-  [[ "$name" == runtime-proxy || "$name" == haproxy ]] && outfile=/dev/null  # access logs
+  [[ "$name" == haproxy ]] && outfile=/dev/null  # its access log
+  [[ "$name" == runtime-proxy* ]] && outfile="$TMP/$name.stdout.fifo"  # see start_log_reader
   taskset -c "$SERVER_CPU" "$@" >"$outfile" 2>"$TMP/$name.err" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+# The runtime-proxy processes' stdout: a FIFO read by `cat > /dev/null` on the server CPU.
+# The reader is started first; its open of the FIFO completes when the proxy's shell opens
+# the write end. Sets STARTED_PID to the reader's PID.
+start_log_reader() { # proxy name
+  local fifo="$TMP/$1.stdout.fifo"
+  mkfifo "$fifo"
+  taskset -c "$SERVER_CPU" cat <"$fifo" >/dev/null 2>"$TMP/$1.reader.err" &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
 }
@@ -263,16 +303,21 @@ wait_ready() { # name pid url [stderr-pattern]: curl until 200 (and the pattern 
   die "$name not ready after 10 s ($url)"
 }
 
-log "temp dir $TMP; ports upstream=$UP_PORT runtime-proxy=$RP_PORT nginx=$NG_PORT haproxy=$HA_PORT"
+log "temp dir $TMP; ports upstream=$UP_PORT runtime-proxy=$RP_PORT runtime-proxy-nolog=$RN_PORT nginx=$NG_PORT haproxy=$HA_PORT"
 nginx -t -q -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up-test.err" || { cat "$TMP/up-test.err"; die "upstream nginx config"; }
 nginx -t -q -c "$TMP/ng/nginx.conf" -p "$TMP/ng" 2>"$TMP/ng-test.err" || { cat "$TMP/ng-test.err"; die "nginx proxy config"; }
 haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy config"
 
 start_bg upstream nginx -c "$TMP/up/nginx.conf" -p "$TMP/up"; UP_PID=$STARTED_PID
 wait_ready upstream "$UP_PID" "http://127.0.0.1:$UP_PORT/healthz"
-start_bg runtime-proxy "$BIN" --port "$RP_PORT" --listen-address 127.0.0.1 \
+start_log_reader runtime-proxy; RP_READER=$STARTED_PID
+start_bg runtime-proxy "$TMP/runtime-proxy-bin" --port "$RP_PORT" --listen-address 127.0.0.1 \
   --upstream "127.0.0.1:$UP_PORT" --log-format text; RP_PID=$STARTED_PID
 wait_ready runtime-proxy "$RP_PID" "http://127.0.0.1:$RP_PORT/healthz" "listening on 127.0.0.1:$RP_PORT"
+start_log_reader runtime-proxy-nolog; RN_READER=$STARTED_PID
+start_bg runtime-proxy-nolog "$TMP/runtime-proxy-bin" --port "$RN_PORT" --listen-address 127.0.0.1 \
+  --upstream "127.0.0.1:$UP_PORT" --log-format none; RN_PID=$STARTED_PID
+wait_ready runtime-proxy-nolog "$RN_PID" "http://127.0.0.1:$RN_PORT/healthz" "listening on 127.0.0.1:$RN_PORT"
 start_bg nginx nginx -c "$TMP/ng/nginx.conf" -p "$TMP/ng"; NG_PID=$STARTED_PID
 wait_ready nginx "$NG_PID" "http://127.0.0.1:$NG_PORT/nginx-healthz"
 start_bg haproxy haproxy -db -f "$TMP/haproxy.cfg"; HA_PID=$STARTED_PID
@@ -293,15 +338,19 @@ for p in $(pgrep -P "$UP_PID"); do taskset -pc "$SERVER_CPU" "$p" >/dev/null; do
 url_of() { # target size
   local port
   case $1 in
-    direct) port=$UP_PORT ;; runtime-proxy) port=$RP_PORT ;;
+    direct) port=$UP_PORT ;; runtime-proxy) port=$RP_PORT ;; runtime-proxy-nolog) port=$RN_PORT ;;
     nginx) port=$NG_PORT ;; haproxy) port=$HA_PORT ;;
   esac
   echo "http://127.0.0.1:$port/$2"
 }
 cpu_pid_of() {
   case $1 in
-    runtime-proxy) echo "$RP_PID" ;; nginx) echo "$NG_WORKER" ;; haproxy) echo "$HA_PID" ;; *) echo "" ;;
+    runtime-proxy) echo "$RP_PID" ;; runtime-proxy-nolog) echo "$RN_PID" ;;
+    nginx) echo "$NG_WORKER" ;; haproxy) echo "$HA_PID" ;; *) echo "" ;;
   esac
+}
+reader_pid_of() {
+  case $1 in runtime-proxy) echo "$RP_READER" ;; runtime-proxy-nolog) echo "$RN_READER" ;; *) echo "" ;; esac
 }
 
 # Check each target returns the expected body before measuring.
@@ -311,7 +360,8 @@ for t in $TARGETS; do
     [[ "$got" == "200 ${SIZE_BYTES[$s]}" ]] || die "$t /$s answered '$got', expected '200 ${SIZE_BYTES[$s]}'"
   done
 done
-log "runtime-proxy threads: $(ls /proc/$RP_PID/task | wc -l); affinity: $(taskset -pc "$RP_PID" | sed 's/.*: //')"
+log "runtime-proxy threads: $(ls /proc/$RP_PID/task | wc -l); affinity: $(taskset -pc "$RP_PID" | sed 's/.*: //'); stdout: $(readlink /proc/$RP_PID/fd/1)"
+log "runtime-proxy-nolog threads: $(ls /proc/$RN_PID/task | wc -l); affinity: $(taskset -pc "$RN_PID" | sed 's/.*: //'); stdout: $(readlink /proc/$RN_PID/fd/1)"
 
 cpu_ticks() { # pid -> utime+stime in clock ticks (fields 14 and 15; comm may hold spaces)
   local stat
@@ -332,8 +382,10 @@ to_us() { # "123.45us" / "1.2ms" / "2.00s" / "1.00m" -> microseconds
 
 check_alive() {
   local name pid
-  for name in upstream runtime-proxy nginx haproxy; do
-    case $name in upstream) pid=$UP_PID ;; runtime-proxy) pid=$RP_PID ;; nginx) pid=$NG_PID ;; haproxy) pid=$HA_PID ;; esac
+  for name in upstream runtime-proxy runtime-proxy-nolog runtime-proxy.reader runtime-proxy-nolog.reader nginx haproxy; do
+    case $name in upstream) pid=$UP_PID ;; runtime-proxy) pid=$RP_PID ;; runtime-proxy-nolog) pid=$RN_PID ;;
+      runtime-proxy.reader) pid=$RP_READER ;; runtime-proxy-nolog.reader) pid=$RN_READER ;;
+      nginx) pid=$NG_PID ;; haproxy) pid=$HA_PID ;; esac
     kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.err" >&2 || true; die "$name (pid $pid) died"; }
   done
 }
@@ -355,18 +407,21 @@ fi
 
 # ---------------------------------------------------------------- rounds
 mkdir -p "$(dirname "$OUT")"
-printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\n' > "$TMP/raw.tsv"
+printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\treader_cpu_ticks\n' > "$TMP/raw.tsv"
 nconf=0; for _ in $SIZES; do for _ in $CONNS; do nconf=$((nconf + 1)); done; done
-log "rounds=$ROUNDS duration=${DURATION}s sizes=[$SIZES] conns=[$CONNS]: about $(( ROUNDS * nconf * 4 * (DURATION + 1) )) s"
+log "rounds=$ROUNDS duration=${DURATION}s sizes=[$SIZES] conns=[$CONNS]: about $(( ROUNDS * nconf * NTARGETS * (DURATION + 1) )) s"
 START_TS=$(date +%s)
 for r in $(seq 1 "$ROUNDS"); do
   for s in $SIZES; do
     for c in $CONNS; do
       for t in $TARGETS; do
         cpid=$(cpu_pid_of "$t")
+        rpid=$(reader_pid_of "$t")
         before=0; [[ -n "$cpid" ]] && before=$(cpu_ticks "$cpid")
+        rbefore=0; [[ -n "$rpid" ]] && rbefore=$(cpu_ticks "$rpid")
         run_wrk "$t" "$s" "$c" "$DURATION"
         after=0; [[ -n "$cpid" ]] && after=$(cpu_ticks "$cpid")
+        rafter=0; [[ -n "$rpid" ]] && rafter=$(cpu_ticks "$rpid")
         check_alive
         out="$TMP/wrk.out"
         rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -377,28 +432,40 @@ for r in $(seq 1 "$ROUNDS"); do
         non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$out")
         [[ -n "$rps" && -n "$reqs" ]] || { cat "$out" >&2; die "could not parse wrk output"; }
         [[ -n "$cpid" ]] && ticks=$((after - before)) || ticks=""
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
-          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" >> "$TMP/raw.tsv"
+        [[ -n "$rpid" ]] && rticks=$((rafter - rbefore)) || rticks=""
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
+          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" "$rticks" >> "$TMP/raw.tsv"
         if [[ -n "${serr:-}" || -n "${non2xx:-}" ]]; then
           log "round $r $t $s c=$c: socket errors=${serr:-0} non-2xx=${non2xx:-0}"
           cp "$out" "$TMP/wrk-errors-$r-$t-$s-$c.out"
         fi
-        printf '[bench] round %d/%d %-13s %-4s c=%-3s %10s rps  p50 %8s us  p99 %8s us\n' \
+        printf '[bench] round %d/%d %-19s %-4s c=%-3s %10s rps  p50 %8s us  p99 %8s us\n' \
           "$r" "$ROUNDS" "$t" "$s" "$c" "$rps" "$p50" "$p99" >&2
       done
     done
   done
 done
 ELAPSED=$(( $(date +%s) - START_TS ))
-RP_HWM=$(vm_hwm_kib "$RP_PID"); NG_HWM=$(vm_hwm_kib "$NG_WORKER"); HA_HWM=$(vm_hwm_kib "$HA_PID")
+RP_HWM=$(vm_hwm_kib "$RP_PID"); RN_HWM=$(vm_hwm_kib "$RN_PID"); NG_HWM=$(vm_hwm_kib "$NG_WORKER"); HA_HWM=$(vm_hwm_kib "$HA_PID")
 RP_ERR_LINES=$(grep -cv 'listening on' "$TMP/runtime-proxy.err" || true)
+RN_ERR_LINES=$(grep -cv 'listening on' "$TMP/runtime-proxy-nolog.err" || true)
 NG_LOG_LINES=$(wc -l < "$TMP/ng/access.log")
+# From each runtime-proxy's own metrics: calls served and access-log lines dropped
+# (a dropped line would make the logging run cheaper than it should be).
+metric_sum() { # port metric-name -> sum over the metric's samples, or '?'
+  { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } \
+    | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF; n++ } END { if (n) printf "%.0f\n", s; else print "?" }'
+}
+RP_CALLS=$(metric_sum "$RP_PORT" function_calls_total); RP_DROPPED=$(metric_sum "$RP_PORT" runtime_proxy_log_lines_dropped_total)
+RN_CALLS=$(metric_sum "$RN_PORT" function_calls_total); RN_DROPPED=$(metric_sum "$RN_PORT" runtime_proxy_log_lines_dropped_total)
+RP_READER_CPU=$(awk -v t="$(cpu_ticks "$RP_READER")" -v c="$CLK_TCK" 'BEGIN { printf "%.2f", t / c }')
+RP_STDOUT=$(readlink "/proc/$RP_PID/fd/1" || echo '?')
 cp "$TMP/raw.tsv" "$RAW"
 
 # ---------------------------------------------------------------- summary
 # One awk program (mawk compatible): medians over rounds; ratios per round, then median.
 summarize() { # $1 = text|md
-  awk -F'\t' -v mode="$1" -v clk="$CLK_TCK" -v targets="$TARGETS" -v sizes="$SIZES" -v conns="$CONNS" '
+  awk -F'\t' -v mode="$1" -v clk="$CLK_TCK" -v targets="$TARGETS" -v sizes="$SIZES" -v conns="$CONNS" -v budget=0.90 '
   function sortn(a, n,   i, j, v) { for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]; a[j + 1] = v } }
   function median(key,   a, i, parts, m, n) {
     m = split(vals[key], parts, " "); n = 0
@@ -408,6 +475,7 @@ summarize() { # $1 = text|md
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   function add(key, v) { vals[key] = vals[key] " " v; cnt[key]++ }
+  function fmt(v, f) { return (v == "") ? "-" : sprintf(f, v) }
   NR == 1 { next }
   { r = $1; t = $2; s = $3; c = $4
     rps[r, t, s, c] = $5
@@ -416,6 +484,7 @@ summarize() { # $1 = text|md
     add("p99" SUBSEP t SUBSEP s SUBSEP c, $7)
     err[t, s, c] += $9 + $10
     if ($11 != "" && $8 > 0) add("cpu" SUBSEP t SUBSEP s SUBSEP c, $11 / clk / $8 * 100000)
+    if ($12 != "" && $8 > 0) add("rcpu" SUBSEP t SUBSEP s SUBSEP c, $12 / clk / $8 * 100000)
     if (r > maxr) maxr = r }
   END {
     nt = split(targets, T, " "); ns = split(sizes, S, " "); nc = split(conns, C, " ")
@@ -423,26 +492,55 @@ summarize() { # $1 = text|md
       t = T[i]; s = S[j]; c = C[k]
       if (rps[r, "direct", s, c] > 0 && ((r, t, s, c) in rps)) add("vd" SUBSEP t SUBSEP s SUBSEP c, rps[r, t, s, c] / rps[r, "direct", s, c])
       if (rps[r, "nginx", s, c] > 0 && ((r, t, s, c) in rps)) add("vn" SUBSEP t SUBSEP s SUBSEP c, rps[r, t, s, c] / rps[r, "nginx", s, c])
+      if (t == "runtime-proxy" && rps[r, "runtime-proxy-nolog", s, c] > 0 && ((r, t, s, c) in rps)) {
+        v = rps[r, t, s, c] / rps[r, "runtime-proxy-nolog", s, c]
+        add("vl" SUBSEP t SUBSEP s SUBSEP c, v); lr[r, s, c] = v
+      }
     }
     if (mode == "md") {
-      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | vs direct | vs nginx | CPU s / 100k req | errors |"
-      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | vs direct | vs nginx | vs nolog | CPU s / 100k req | log reader CPU s / 100k req | errors |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     } else {
-      printf "%-13s %-4s %5s %10s %19s %9s %9s %9s %8s %9s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "vs direct", "vs nginx", "CPU s/100k", "errors"
+      printf "%-19s %-4s %5s %10s %13s %9s %9s %9s %8s %8s %10s %10s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "vs direct", "vs nginx", "vs nolog", "CPU s/100k", "reader CPU", "errors"
     }
     for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) for (i = 1; i <= nt; i++) {
       t = T[i]; s = S[j]; c = C[k]; key = t SUBSEP s SUBSEP c
       m = split(vals["rps" SUBSEP key], parts, " "); lo = ""; hi = ""
       for (q = 1; q <= m; q++) if (parts[q] != "") { v = parts[q] + 0; if (lo == "" || v < lo) lo = v; if (hi == "" || v > hi) hi = v }
-      cpu = median("cpu" SUBSEP key)
-      cpu = (cpu == "") ? "-" : sprintf("%.2f", cpu)
-      vd = (t == "direct") ? "-" : sprintf("%.3f", median("vd" SUBSEP key))
-      vn = (t == "nginx" || t == "direct") ? "-" : sprintf("%.3f", median("vn" SUBSEP key))
+      cpu = fmt(median("cpu" SUBSEP key), "%.2f"); rcpu = fmt(median("rcpu" SUBSEP key), "%.2f")
+      vd = (t == "direct") ? "-" : fmt(median("vd" SUBSEP key), "%.3f")
+      vn = (t == "nginx" || t == "direct") ? "-" : fmt(median("vn" SUBSEP key), "%.3f")
+      vl = fmt(median("vl" SUBSEP key), "%.3f")
       mm = sprintf("%.0f-%.0f", lo, hi)
       if (mode == "md")
-        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, cpu, err[t, s, c]
+        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
       else
-        printf "%-13s %-4s %5s %10.0f %19s %9.0f %9.0f %9s %8s %9s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, cpu, err[t, s, c]
+        printf "%-19s %-4s %5s %10.0f %13s %9.0f %9.0f %9s %8s %8s %10s %10s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
+    }
+    # Access-log cost: runtime-proxy rps / runtime-proxy-nolog rps, per round, then the median.
+    have = 0; for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) if (cnt["vl" SUBSEP "runtime-proxy" SUBSEP S[j] SUBSEP C[k]] > 0) have = 1
+    if (!have) exit
+    print ""
+    if (mode == "md") {
+      print "Access log on vs off: runtime-proxy rps / runtime-proxy-nolog rps, per round (same round, same configuration), then the median. \"within 10 %\" means median >= " budget "."
+      print ""
+      print "| body | conns | per round | median | min-max | within 10 % |"
+      print "|---|---:|---|---:|---|---|"
+    } else {
+      print "access log on / off (runtime-proxy rps / runtime-proxy-nolog rps), per round, then the median:"
+      printf "%-4s %5s  %-40s %7s %13s  %s\n", "body", "conns", "per round", "median", "min-max", "within 10 %"
+    }
+    for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) {
+      s = S[j]; c = C[k]; key = "runtime-proxy" SUBSEP s SUBSEP c
+      if (cnt["vl" SUBSEP key] == 0) continue
+      list = ""; lo = ""; hi = ""
+      for (r = 1; r <= maxr; r++) if ((r, s, c) in lr) {
+        v = lr[r, s, c]; list = list (list == "" ? "" : " ") sprintf("%.2f", v)
+        if (lo == "" || v < lo) lo = v; if (hi == "" || v > hi) hi = v
+      }
+      m = median("vl" SUBSEP key); ok = (m >= budget) ? "yes" : "no"
+      if (mode == "md") printf "| %s | %s | %s | %.3f | %.2f-%.2f | %s |\n", s, c, list, m, lo, hi, ok
+      else printf "%-4s %5s  %-40s %7.3f %13s  %s\n", s, c, list, m, sprintf("%.2f-%.2f", lo, hi), ok
     }
   }' "$TMP/raw.tsv"
 }
@@ -451,21 +549,25 @@ echo
 echo "runtime-proxy benchmark: rounds=$ROUNDS duration=${DURATION}s, wrk -t1 on CPU $LOAD_CPU, servers on CPU $SERVER_CPU, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 summarize text
 echo
-echo "peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB"
-echo "runtime-proxy stderr lines other than the start-up line: $RP_ERR_LINES; nginx proxy access-log lines: $NG_LOG_LINES; measuring time ${ELAPSED}s"
+echo "peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, runtime-proxy-nolog ${RN_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB"
+echo "runtime-proxy: stdout $RP_STDOUT, calls served $RP_CALLS, access-log lines dropped $RP_DROPPED, log reader CPU ${RP_READER_CPU}s in total; runtime-proxy-nolog: calls served $RN_CALLS, lines dropped $RN_DROPPED"
+echo "stderr lines other than the start-up line: runtime-proxy $RP_ERR_LINES, runtime-proxy-nolog $RN_ERR_LINES; nginx proxy access-log lines: $NG_LOG_LINES; measuring time ${ELAPSED}s"
 if (( RP_ERR_LINES > 0 )); then echo "runtime-proxy stderr:"; grep -v 'listening on' "$TMP/runtime-proxy.err" | head -20; fi
+if (( RN_ERR_LINES > 0 )); then echo "runtime-proxy-nolog stderr:"; grep -v 'listening on' "$TMP/runtime-proxy-nolog.err" | head -20; fi
 
 {
   echo "# runtime-proxy benchmark results"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(nproc) CPUs, $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), kernel $(uname -r)"
-  echo "- runtime-proxy binary built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ), work tree now $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
-  echo "- ROUNDS=$ROUNDS DURATION=${DURATION}s SIZES=\"$SIZES\" CONNS=\"$CONNS\" WARMUP=${WARMUP}s; \`wrk -t1 -cN -dDs --latency\` on CPU $LOAD_CPU, upstream and proxies on CPU $SERVER_CPU"
-  echo "- medians over rounds; \"vs direct\" / \"vs nginx\" are per-round ratios of requests/s, then the median; CPU is utime+stime of the proxy process (nginx: its worker) per 100k requests; errors = wrk socket errors + non-2xx summed over rounds"
+  echo "- runtime-proxy binary built $BIN_BUILT (sha256 $BIN_SHA, run from a copy)$BUILD_NOTE; work tree at start $TREE_AT_START, at end $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+  echo "- TARGETS=\"$TARGETS\" ROUNDS=$ROUNDS DURATION=${DURATION}s SIZES=\"$SIZES\" CONNS=\"$CONNS\" WARMUP=${WARMUP}s; \`wrk -t1 -cN -dDs --latency\` on CPU $LOAD_CPU, upstream, proxies and log readers on CPU $SERVER_CPU"
+  echo "- runtime-proxy: \`--log-format text\`; runtime-proxy-nolog: \`--log-format none\`; both with stdout on a pipe (FIFO) read by \`cat > /dev/null\` on CPU $SERVER_CPU; nginx: access_log to a file; haproxy: log to stdout = /dev/null"
+  echo "- medians over rounds; \"vs direct\" / \"vs nginx\" / \"vs nolog\" are per-round ratios of requests/s, then the median; CPU is utime+stime of the proxy process (nginx: its worker) per 100k requests, \"log reader CPU\" that of the \`cat\` reading runtime-proxy's stdout; errors = wrk socket errors + non-2xx summed over rounds"
   echo
   summarize md
   echo
-  echo "Peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB."
-  echo "runtime-proxy stderr lines other than the start-up line: $RP_ERR_LINES. Raw per-run data: \`$(basename "$RAW")\`."
+  echo "Peak RSS (VmHWM): runtime-proxy ${RP_HWM} KiB, runtime-proxy-nolog ${RN_HWM} KiB, nginx proxy worker ${NG_HWM} KiB, haproxy ${HA_HWM} KiB."
+  echo "runtime-proxy: calls served $RP_CALLS, access-log lines dropped $RP_DROPPED (from its /metrics), log reader CPU ${RP_READER_CPU} s in total; runtime-proxy-nolog: calls served $RN_CALLS, lines dropped $RN_DROPPED."
+  echo "Stderr lines other than the start-up line: runtime-proxy $RP_ERR_LINES, runtime-proxy-nolog $RN_ERR_LINES. Raw per-run data: \`$(basename "$RAW")\`."
 } > "$OUT"
 log "wrote $OUT and $RAW"
