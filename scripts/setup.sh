@@ -11,7 +11,9 @@ want_packages=(pkg-config libuv1-dev curl ca-certificates python3)
 if [ "${1:-all}" != build ]; then
   # test peers and benchmark tools
   want_packages+=(python3-websockets ruby ruby-sinatra ruby-webrick php-cli nodejs
-                  nginx-light haproxy wrk prometheus)
+                  nginx-light haproxy wrk prometheus
+                  # libraries the runtimes' deps examples use
+                  ruby-rainbow php-bcmath node-lodash)
 fi
 
 missing=()

@@ -17,6 +17,17 @@ import Testing
         #expect(response.bodyText == "hello world")
     }
 
+    // The deps example uses a library installed beside the runtime (ruby-rainbow, php-bcmath, node-lodash).
+    @Test(arguments: languages)
+    func depsExampleLoadsItsLibrary(language: String) throws {
+        let deployment = try Deployment(language, "deps", "handler", runtimeEnvironment: ["NODE_PATH": "/usr/share/nodejs"])
+        let response = try deployment.call("GET", "/")
+        #expect(response.status == 200)
+        let expected = ["ruby": "deps: rainbow plain text", "php": "deps: bcmath 12345678901234567891",
+                        "node": "deps: lodash Plain text"][language]
+        #expect(response.bodyText == expected)
+    }
+
     // POST of JSON with the four event headers: the hellopost function saw the parsed data and exactly those header values.
     @Test(arguments: languages)
     func postReturnsDataAndEventHeaders(language: String) throws {
