@@ -81,6 +81,47 @@ import Testing
         #expect(try metric("runtime_proxy_runtime_up", proxy) == 1)
     }
 
+    // kill -9 while clients keep sending: requests fail fast (502/503, never hang) until the new runtime answers, then all succeed.
+    @Test func restartUnderLoad() throws {
+        let (proxy, _) = try proxy()
+        #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
+        let line = try #require(proxy.process.stderr.first { $0.contains("runtime started (pid ") })
+        let pid = try #require(Int32(line.split(separator: "pid ").last?.dropLast() ?? ""))
+        let statuses = LoadRecorder()
+        let load = Thread {
+            for index in 0..<3_000 where !statuses.stopped {
+                let status = (try? RawClient(port: proxy.port, receiveTimeout: 10)).flatMap { client in
+                    (try? client.send("GET /sleep?ms=2&i=\(index) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).flatMap {
+                        try? client.readResponse().status
+                    }
+                } ?? 0
+                statuses.record(status)
+            }
+            statuses.finish()
+        }
+        load.start()
+        #expect(eventually { statuses.count >= 20 })
+        kill(pid, SIGKILL)
+        #expect(proxy.process.waitForLine(onStderr: true) { $0.contains("runtime ready after") && !$0.contains("pid \(pid)") } != nil)
+        let afterReady = statuses.count
+        #expect(eventually { statuses.count >= afterReady + 50 })
+        statuses.stop()
+        #expect(eventually { statuses.isFinished })
+        let all = statuses.all
+        #expect(all[(afterReady + 5)...].allSatisfy { $0 == 200 }, "after the restart: \(Set(all[afterReady...]))")
+        #expect(all.allSatisfy { [200, 502, 503].contains($0) }, "statuses seen: \(Set(all))")
+        #expect(try metric("runtime_proxy_runtime_restarts_total", proxy) == 1)
+    }
+
+    // SIGHUP to the proxy reaches the runtime (as do SIGUSR1, SIGUSR2, SIGQUIT and SIGWINCH).
+    @Test func signalsArePassedOn() throws {
+        let (proxy, _) = try proxy()
+        #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
+        proxy.process.signal(SIGHUP)
+        #expect(proxy.process.waitForLine { $0 == "SIGHUP received" } != nil)
+        #expect(proxy.process.stderr.contains { $0.contains("SIGHUP: passed on to the runtime") })
+    }
+
     // A runtime that never answers: requests get 503 with Retry-After after the start timeout, and /healthz says starting.
     @Test func runtimeNeverReady() throws {
         let (proxy, _) = try proxy(runtime: ["/bin/sleep", "60"], extra: ["--start-timeout", "0.5"])
@@ -120,4 +161,20 @@ import Testing
         #expect(try curl(["\(proxy.baseURL)/stats"]).output == "max_open=1")
         #expect(try metric("runtime_proxy_queue_rejections_total", proxy) == 0)
     }
+}
+
+/// Statuses seen by a load thread, read by the test.
+final class LoadRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var statuses: [Int] = []
+    private var stopRequested = false
+    private var finished = false
+
+    func record(_ status: Int) { lock.withLock { statuses.append(status) } }
+    func stop() { lock.withLock { stopRequested = true } }
+    func finish() { lock.withLock { finished = true } }
+    var stopped: Bool { lock.withLock { stopRequested } }
+    var isFinished: Bool { lock.withLock { finished } }
+    var count: Int { lock.withLock { statuses.count } }
+    var all: [Int] { lock.withLock { statuses } }
 }

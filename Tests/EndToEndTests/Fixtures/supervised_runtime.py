@@ -2,7 +2,7 @@
 """A runtime for supervision tests. argv: PORT [--single-threaded].
 
 GET /sleep?ms=M answers after M ms; any other path answers at once.
-Prints "READY" when listening and, on SIGTERM, "SIGTERM active=A completed=C"
+Prints "READY" when listening, "SIGHUP received" on SIGHUP, and, on SIGTERM, "SIGTERM active=A completed=C"
 (requests still running and requests answered), then exits 0. With
 --single-threaded it serves one connection at a time, as many interpreters do;
 it counts how many connections it ever had open at once in /stats."""
@@ -53,7 +53,12 @@ def on_sigterm(signum, frame):
     sys.exit(0)
 
 
+def on_sighup(signum, frame):
+    print("SIGHUP received", flush=True)
+
+
 signal.signal(signal.SIGTERM, on_sigterm)
+signal.signal(signal.SIGHUP, on_sighup)
 single = "--single-threaded" in sys.argv
 server_class = HTTPServer if single else ThreadingHTTPServer
 server_class.request_queue_size = 1024
