@@ -1,7 +1,12 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    // One thread owns everything, and debug builds (the test suite) keep the
+    // dynamic exclusivity checks; release builds drop them from the data path.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "runtime-proxy",

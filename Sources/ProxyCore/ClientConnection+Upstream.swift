@@ -82,7 +82,7 @@ extension ClientConnection {
         }
         exchange.statusCode = head.statusCode
         exchange.responseFraming = BodyFraming.forResponse(head, to: exchange.method, clientIsHTTP10: exchange.clientIsHTTP10)
-        let keepAlive = exchange.clientKeepAlive(draining: server.isDraining)
+        let keepAlive = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
         closeAfterResponse = !keepAlive
         let firstByte = server.loop.nowNanoseconds &- exchangeStart
         firstByteNanoseconds = firstByte

@@ -19,7 +19,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     static let highWaterMark = 64 * 1024
     static let replayLimit = 64 * 1024
 
-    unowned let server: ProxyServer
+    // The server outlives every connection (it lives as long as the process):
+    // no reference counting on this hot reference.
+    unowned(unsafe) let server: ProxyServer
     let stream: Stream
     let parser: HTTPParser
     let timer: Timer
@@ -209,7 +211,11 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     func updateClientReading() {
         let wanted: Bool
         switch mode {
-        case .http: wanted = !pausedAfterMessage && !awaitingUpgrade && !readingHeldByBackpressure && !parkedInQueue
+        // While a response is awaited the client is still read (a pipelined
+        // request is kept, up to a bound): stopping and starting the read for
+        // every request would cost two epoll_ctl calls each time.
+        case .http: wanted = (!pausedAfterMessage || pendingInput.count < Self.highWaterMark) && !awaitingUpgrade
+                && !readingHeldByBackpressure && !parkedInQueue && !clientEnded
         case .tunnel: wanted = !readingHeldByBackpressure && !clientEnded
         case .closing: wanted = !clientEnded
         case .closed: wanted = false
@@ -224,7 +230,11 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             upstream?.stream.shutdownAfterWrites()
             if upstreamEnded { closeNow() }
         case .http:
-            if upstream != nil || parser.isInMessage {
+            if upstream != nil && exchange.requestComplete && !parser.isInMessage {
+                // The client is done sending (a half-close): the response still goes to it, then the connection closes.
+                closeAfterResponse = true
+                updateClientReading()
+            } else if upstream != nil || parser.isInMessage || parkedInQueue {
                 failureReason = "client closed mid-request"
                 abort()
             } else {
@@ -246,6 +256,17 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         rearmTimer()
     }
 
+    /// Parses the bytes held while the parser was paused. They move to a
+    /// local first: parsing may hold new bytes back in `pendingInput`.
+    private func parseHeldInput() {
+        swap(&pendingInput, &spareInput)
+        do {
+            let input = spareInput
+            parse(input.span.bytes)
+        }
+        spareInput.removeAll(keepingCapacity: true)
+    }
+
     /// The admission queue let this request through: send it upstream and
     /// go on with its body.
     func admit() {
@@ -256,9 +277,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         attachUpstream(retrying: false)
         parser.resume()
         // Parsed even when empty: a request without a body completes here.
-        swap(&pendingInput, &spareInput)
-        parse(spareInput.span.bytes)
-        spareInput.removeAll(keepingCapacity: true)
+        parseHeldInput()
         updateClientReading()
         rearmTimer()
     }
@@ -271,9 +290,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         readingHeldByBackpressure = false
         parser.resume()
         if !pendingInput.isEmpty {
-            swap(&pendingInput, &spareInput)
-            parse(spareInput.span.bytes)
-            spareInput.removeAll(keepingCapacity: true)
+            parseHeldInput()
         }
         updateClientReading()
     }

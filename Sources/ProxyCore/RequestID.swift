@@ -19,10 +19,13 @@ struct RequestIDGenerator {
     /// Replaces `out` with a new id.
     mutating func generate(into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        for word in [next(), next()] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                out.append(Self.hex[Int((word >> UInt64(shift)) & 0xF)])
-            }
+        appendHex(next(), to: &out)
+        appendHex(next(), to: &out)
+    }
+
+    private func appendHex(_ word: UInt64, to out: inout [UInt8]) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out.append(Self.hex[Int((word >> UInt64(shift)) & 0xF)])
         }
     }
 

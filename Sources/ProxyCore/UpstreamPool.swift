@@ -33,11 +33,10 @@ final class UpstreamPool: StreamDelegate, TimerDelegate {
 
     var idleCount: Int { idle.count }
 
-    /// An idle connection, if one is open.
+    /// An idle connection, if one is open. It keeps reading: what arrives
+    /// next goes to its new delegate, as the response.
     func takeIdle() -> UpstreamConnection? {
-        guard let connection = idle.popLast() else { return nil }
-        connection.stream.stopReading()
-        return connection
+        idle.popLast()
     }
 
     /// A new connection; `delegate` hears whether it connects.

@@ -36,7 +36,7 @@ public enum HeadWriter {
                 if head.isUpgrade, HeaderName.equals(name, "upgrade") { appendField(head, index, into: &out) }
                 continue
             }
-            if hasConnectionField, isNamedByConnection(name, in: head) { continue }
+            if hasConnectionField, HeaderName.isNamedByConnection(name, in: head) { continue }
             if HeaderName.equals(name, "x-forwarded-for") { forwardedFor.append(index); continue }
             // Consumed by the proxy (a per-request deadline), not for the runtime.
             if HeaderName.equals(name, "x-request-timeout") { continue }
@@ -90,7 +90,7 @@ public enum HeadWriter {
                 if switching, HeaderName.equals(name, "upgrade") { appendField(head, index, into: &out) }
                 continue
             }
-            if hasConnectionField, isNamedByConnection(name, in: head) { continue }
+            if hasConnectionField, HeaderName.isNamedByConnection(name, in: head) { continue }
             appendField(head, index, into: &out)
         }
         if switching {
@@ -138,14 +138,6 @@ public enum HeadWriter {
         out.append(contentsOf: ": ".utf8)
         out.append(contentsOf: head.value(at: index))
         out.append(contentsOf: "\r\n".utf8)
-    }
-
-    private static func isNamedByConnection(_ name: ArraySlice<UInt8>, in head: MessageHead) -> Bool {
-        var named = false
-        HeaderName.connectionTokens(in: head) { token in
-            if !named, HeaderName.equalsIgnoringCase(token, name) { named = true }
-        }
-        return named
     }
 
     static func appendStatus(_ status: Int, into out: inout [UInt8]) {

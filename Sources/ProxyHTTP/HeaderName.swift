@@ -38,14 +38,20 @@ public enum HeaderName {
         }
     }
 
-    /// Each comma-separated token of `Connection` values: the fields they name
-    /// are hop-by-hop too.
-    static func connectionTokens(in head: MessageHead, _ body: (ArraySlice<UInt8>) -> Void) {
+    /// Whether `name` is one of the comma-separated tokens of the head's
+    /// `Connection` fields (the fields they name are hop-by-hop too).
+    /// Scans the bytes in place: nothing is allocated.
+    static func isNamedByConnection(_ name: ArraySlice<UInt8>, in head: MessageHead) -> Bool {
         for index in 0..<head.fieldCount where equals(head.name(at: index), "connection") {
-            for token in head.value(at: index).split(separator: UInt8(ascii: ",")) {
-                body(trimmed(token))
+            let value = head.value(at: index)
+            var tokenStart = value.startIndex
+            while tokenStart <= value.endIndex {
+                let tokenEnd = value[tokenStart...].firstIndex(of: UInt8(ascii: ",")) ?? value.endIndex
+                if equalsIgnoringCase(trimmed(value[tokenStart..<tokenEnd]), name) { return true }
+                tokenStart = tokenEnd + 1
             }
         }
+        return false
     }
 
     static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
