@@ -94,8 +94,19 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     }
 
     public func listener(_ listener: TCPListener, didFailToAccept error: UVError) {
-        log("accept failed: \(error)")
+        // Out of descriptors, accept fails for every waiting client: libuv
+        // then accepts and closes one with a reserved descriptor so the loop
+        // does not spin. Say so at most once a second, with the count.
+        acceptFailures += 1
+        let now = loop.nowMilliseconds
+        guard now >= lastAcceptFailureLog + 1_000 else { return }
+        lastAcceptFailureLog = now
+        log("accept failed: \(error) (\(acceptFailures) time(s) since the last report)")
+        acceptFailures = 0
     }
+
+    private var acceptFailures = 0
+    private var lastAcceptFailureLog: UInt64 = 0
 
     func connectionDidClose(_ connection: ClientConnection) {
         connections.removeValue(forKey: ObjectIdentifier(connection))
