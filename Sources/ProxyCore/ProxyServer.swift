@@ -99,7 +99,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         // does not spin. Say so at most once a second, with the count.
         acceptFailures += 1
         let now = loop.nowMilliseconds
-        guard now >= lastAcceptFailureLog + 1_000 else { return }
+        guard acceptFailures == 1 && lastAcceptFailureLog == 0 || now >= lastAcceptFailureLog + 1_000 else { return }
         lastAcceptFailureLog = now
         log("accept failed: \(error) (\(acceptFailures) time(s) since the last report)")
         acceptFailures = 0
