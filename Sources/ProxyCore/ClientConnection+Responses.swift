@@ -70,6 +70,8 @@ extension ClientConnection {
         let reason: StaticString = switch error.statusCode {
         case 414: "URI Too Long"
         case 431: "Request Header Fields Too Large"
+        case 501: "Not Implemented"
+        case 505: "HTTP Version Not Supported"
         default: "Bad Request"
         }
         if parser.isReadingHead || upstream == nil { exchangeStart = server.loop.nowNanoseconds }

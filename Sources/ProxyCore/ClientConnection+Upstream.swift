@@ -41,7 +41,12 @@ extension ClientConnection {
         case .paused(let consumed):
             finishExchange(extraBytesAfterResponse: consumed < bytes.byteCount)
         case .upgraded(let consumed):
-            startTunnel(leftover: bytes, from: consumed)
+            // A switch only counts if the client asked for one (and got 101).
+            if exchange.isUpgrade && exchange.statusCode == 101 {
+                startTunnel(leftover: bytes, from: consumed)
+            } else {
+                upstreamFailed(.malformed("switching protocols that were not asked for"))
+            }
         case .failed(let error):
             upstreamFailed(.malformed(error.reason))
         }

@@ -35,7 +35,7 @@ public struct ProxyConfig: Sendable {
     /// Idle upstream connections kept for reuse.
     public var maxIdleUpstreamConnections = 64
 
-    public var headLimits = HeadLimits()
+    public var headLimits = HeadLimits(requiresHost: true)
     public var healthPath = "/healthz"
     public var metricsPath = "/metrics"
     /// Serve the health and metrics routes on this port instead of the main

@@ -49,6 +49,7 @@ public final class HTTPParser {
     public private(set) var isInMessage = false
     private var inTrailers = false
     private var limitError: ParseError?
+    private var interimResponses = 0
     private var fieldStart: Int32 = 0
     private var pendingField: MessageHead.Field?
 
@@ -91,6 +92,7 @@ public final class HTTPParser {
         isInMessage = false
         inTrailers = false
         limitError = nil
+        interimResponses = 0
     }
 
     /// The message ends only when the peer closes (a response without length).
@@ -189,7 +191,10 @@ public final class HTTPParser {
     fileprivate func didCompleteFieldValue() -> Int32 {
         if inTrailers { return 0 }
         if let field = pendingField {
-            head.fields.append(field)
+            guard head.addField(field) else {
+                limitError = ParseError(kind: .malformed, reason: "invalid header field name")
+                return -1
+            }
             pendingField = nil
         }
         if head.fields.count > limits.maxHeaderCount {
@@ -215,6 +220,14 @@ public final class HTTPParser {
         head.keepAlive = llhttp_should_keep_alive(state) == 1
         isReadingHead = false
         inTrailers = true
+        if head.isChunked, !head.transferCodingIsOnlyChunked {
+            limitError = ParseError(kind: .unsupportedTransferCoding, reason: "transfer coding other than chunked")
+            return -1
+        }
+        if let problem = kind == .request ? requestProblem() : responseProblem() {
+            limitError = problem
+            return -1
+        }
         let expectation = delegate?.parserDidCompleteHead(self) ?? .asFramed
         // RFC 9112 6.3: 1xx, 204 and 304 responses never have a body, whatever
         // their Content-Length says (llhttp 8.1 leaves that to us).
@@ -222,6 +235,45 @@ public final class HTTPParser {
         let bodiless = kind == .response && ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304)
         if expectation == .pauseBeforeBody { return Int32(HPE_PAUSED.rawValue) }
         return expectation == .none || bodiless ? 1 : 0
+    }
+
+    /// What RFC 9112 forbids in a request head that llhttp lets through.
+    private func requestProblem() -> ParseError? {
+        if head.versionMajor == 0 { return ParseError(kind: .malformed, reason: "HTTP/0.9 is not supported") }
+        if head.versionMajor != 1 || head.versionMinor > 1 {
+            return ParseError(kind: .unsupportedVersion, reason: "HTTP version \(head.versionMajor).\(head.versionMinor) not supported")
+        }
+        let target = head.target
+        if target.contains(where: { $0 <= 0x20 || $0 == 0x7F }) { return ParseError(kind: .malformed, reason: "invalid request target") }
+        if target.elementsEqual("*".utf8), head.method != .options {
+            return ParseError(kind: .malformed, reason: "asterisk-form is only for OPTIONS")
+        }
+        var hosts = 0
+        for index in 0..<head.fieldCount where head.role(at: index) == .host {
+            hosts += 1
+            if !FieldRole.isValidHost(head.value(at: index)) { return ParseError(kind: .malformed, reason: "invalid Host") }
+        }
+        if hosts > 1 { return ParseError(kind: .malformed, reason: "more than one Host") }
+        if hosts == 0 && head.versionMinor == 1 && limits.requiresHost {
+            return ParseError(kind: .malformed, reason: "HTTP/1.1 request without Host")
+        }
+        // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing: answer, then close.
+        if head.versionMinor == 0 && head.isChunked { head.keepAlive = false }
+        return nil
+    }
+
+    /// Interim responses are bounded: an endless run of them is an attack.
+    private func responseProblem() -> ParseError? {
+        let status = head.statusCode
+        if status >= 100 && status < 200 && status != 101 {
+            interimResponses += 1
+            if interimResponses > limits.maxInterimResponses {
+                return ParseError(kind: .malformed, reason: "more than \(limits.maxInterimResponses) interim responses")
+            }
+        } else {
+            interimResponses = 0
+        }
+        return nil
     }
 
     fileprivate func didReceiveBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {

@@ -20,87 +20,114 @@ public enum HeadWriter {
     public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
                                     extraFields: [UInt8] = [], into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: head.methodBytes)
-        out.append(0x20)
-        out.append(contentsOf: head.target)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-
-        let hasConnectionField = head.contains("connection")
-        var forwardedFor: [Int] = []
-        var hasForwardedProto = false
-        var hasForwardedHost = false
-        var hostIndex: Int?
-        for index in 0..<head.fieldCount {
-            let name = head.name(at: index)
-            if HeaderName.isHopByHop(name) {
-                if head.isUpgrade, HeaderName.equals(name, "upgrade") { appendField(head, index, into: &out) }
-                continue
+        head.bytes.withUnsafeBufferPointer { bytes in
+            append(bytes, head.methodRange, to: &out)
+            out.append(0x20)
+            append(bytes, head.targetRange, to: &out)
+            out.append(" HTTP/1.1\r\n")
+            for index in 0..<head.fieldCount {
+                let field = head.fields[index]
+                switch field.role {
+                case .hopByHop, .connection, .transferEncoding, .forwardedFor, .requestTimeout:
+                    // Hop-by-hop, or rewritten below, or consumed by the proxy
+                    // (a per-request deadline), not for the runtime.
+                    continue
+                case .upgrade:
+                    if head.isUpgrade { appendField(bytes, field, to: &out) }
+                    continue
+                default:
+                    if head.connectionNamesOtherFields, !field.role.isProtectedFromConnection,
+                       HeaderName.isNamedByConnection(head.name(at: index), in: head) { continue }
+                    appendField(bytes, field, to: &out)
+                }
             }
-            if hasConnectionField, HeaderName.isNamedByConnection(name, in: head) { continue }
-            if HeaderName.equals(name, "x-forwarded-for") { forwardedFor.append(index); continue }
-            // Consumed by the proxy (a per-request deadline), not for the runtime.
-            if HeaderName.equals(name, "x-request-timeout") { continue }
-            if HeaderName.equals(name, "x-forwarded-proto") { hasForwardedProto = true }
-            if HeaderName.equals(name, "x-forwarded-host") { hasForwardedHost = true }
-            if HeaderName.equals(name, "host") { hostIndex = index }
-            appendField(head, index, into: &out)
-        }
-        // HTTP/1.1 requires Host; an HTTP/1.0 request without one gets the
-        // empty value RFC 9112 3.2 prescribes for an unknown authority.
-        if hostIndex == nil { out.append(contentsOf: "Host: \r\n".utf8) }
-        if head.isUpgrade { out.append(contentsOf: "Connection: upgrade\r\n".utf8) }
-        if framing == .chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+            // HTTP/1.1 requires Host; an HTTP/1.0 request without one gets the
+            // empty value RFC 9112 3.2 prescribes for an unknown authority.
+            if !head.contains(.host) { out.append("Host: \r\n") }
+            if head.isUpgrade { out.append("Connection: upgrade\r\n") }
+            if framing == .chunked { out.append("Transfer-Encoding: chunked\r\n") }
 
-        out.append(contentsOf: "X-Forwarded-For: ".utf8)
-        for index in forwardedFor {
-            out.append(contentsOf: head.value(at: index))
-            out.append(contentsOf: ", ".utf8)
-        }
-        out.append(contentsOf: forwarding.clientAddress)
-        out.append(contentsOf: "\r\n".utf8)
-        if !hasForwardedProto {
-            out.append(contentsOf: "X-Forwarded-Proto: ".utf8)
-            out.append(contentsOf: forwarding.scheme)
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        if !hasForwardedHost, let hostIndex {
-            out.append(contentsOf: "X-Forwarded-Host: ".utf8)
-            out.append(contentsOf: head.value(at: hostIndex))
-            out.append(contentsOf: "\r\n".utf8)
+            out.append("X-Forwarded-For: ")
+            if head.contains(.forwardedFor) {
+                for index in 0..<head.fieldCount where head.fields[index].role == .forwardedFor {
+                    let field = head.fields[index]
+                    append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: &out)
+                    out.append(", ")
+                }
+            }
+            out.append(contentsOf: forwarding.clientAddress)
+            out.append("\r\n")
+            if !head.contains(.forwardedProto) {
+                out.append("X-Forwarded-Proto: ")
+                out.append(contentsOf: forwarding.scheme)
+                out.append("\r\n")
+            }
+            if !head.contains(.forwardedHost), head.contains(.host) {
+                let host = head.fields[Int(head.firstIndexByRole[Int(FieldRole.host.rawValue)])]
+                out.append("X-Forwarded-Host: ")
+                append(bytes, Int(host.valueStart)..<Int(trimmedEnd(bytes, host)), to: &out)
+                out.append("\r\n")
+            }
         }
         out.append(contentsOf: extraFields)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append("\r\n")
     }
 
     /// The status line and fields for the client, always `HTTP/1.1`.
     public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
                                      extraFields: [UInt8] = [], into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append("HTTP/1.1 ")
         appendStatus(head.statusCode, into: &out)
         out.append(0x20)
-        out.append(contentsOf: head.reasonPhrase)
-        out.append(contentsOf: "\r\n".utf8)
-
         let switching = head.statusCode == 101
-        let hasConnectionField = head.contains("connection")
-        for index in 0..<head.fieldCount {
-            let name = head.name(at: index)
-            if HeaderName.isHopByHop(name) {
-                if switching, HeaderName.equals(name, "upgrade") { appendField(head, index, into: &out) }
-                continue
+        head.bytes.withUnsafeBufferPointer { bytes in
+            append(bytes, head.reasonRange, to: &out)
+            out.append("\r\n")
+            for index in 0..<head.fieldCount {
+                let field = head.fields[index]
+                switch field.role {
+                case .hopByHop, .connection, .transferEncoding:
+                    continue
+                case .upgrade:
+                    if switching { appendField(bytes, field, to: &out) }
+                    continue
+                default:
+                    if head.connectionNamesOtherFields, !field.role.isProtectedFromConnection,
+                       HeaderName.isNamedByConnection(head.name(at: index), in: head) { continue }
+                    appendField(bytes, field, to: &out)
+                }
             }
-            if hasConnectionField, HeaderName.isNamedByConnection(name, in: head) { continue }
-            appendField(head, index, into: &out)
         }
         if switching {
-            out.append(contentsOf: "Connection: upgrade\r\n".utf8)
+            out.append("Connection: upgrade\r\n")
         } else if head.statusCode >= 200 {
-            if framing == .chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+            if framing == .chunked { out.append("Transfer-Encoding: chunked\r\n") }
             appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
         }
         out.append(contentsOf: extraFields)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append("\r\n")
+    }
+
+    @inline(__always)
+    private static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range]))
+    }
+
+    /// `Name: value\r\n` with the value's trailing white space trimmed.
+    @inline(__always)
+    private static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field, to out: inout [UInt8]) {
+        append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: &out)
+        out.append(": ")
+        append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: &out)
+        out.append("\r\n")
+    }
+
+    @inline(__always)
+    private static func trimmedEnd(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field) -> Int32 {
+        var end = field.valueEnd
+        while end > field.valueStart, bytes[Int(end) - 1] == 0x20 || bytes[Int(end) - 1] == 0x09 { end -= 1 }
+        return end
     }
 
     /// A complete small response made by the proxy itself (errors, local routes).
@@ -131,13 +158,6 @@ public enum HeadWriter {
         } else if clientIsHTTP10 {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
-    }
-
-    private static func appendField(_ head: MessageHead, _ index: Int, into out: inout [UInt8]) {
-        out.append(contentsOf: head.name(at: index))
-        out.append(contentsOf: ": ".utf8)
-        out.append(contentsOf: head.value(at: index))
-        out.append(contentsOf: "\r\n".utf8)
     }
 
     static func appendStatus(_ status: Int, into out: inout [UInt8]) {

@@ -4,6 +4,7 @@
 public struct MessageHead {
     struct Field {
         var nameStart: Int32, nameEnd: Int32, valueStart: Int32, valueEnd: Int32
+        var role = FieldRole.ordinary
     }
 
     /// Method, target, reason phrase, field names and values, back to back.
@@ -25,6 +26,10 @@ public struct MessageHead {
     public internal(set) var isUpgrade = false
     /// The sender allows the connection to stay open after this message.
     public internal(set) var keepAlive = true
+    /// The first field of each role, -1 where there is none.
+    var firstIndexByRole = [Int32](repeating: -1, count: FieldRole.allCases.count)
+    /// A `Connection` token names a field that would otherwise be forwarded.
+    public internal(set) var connectionNamesOtherFields = false
 
     init() {
         bytes.reserveCapacity(1024)
@@ -43,7 +48,54 @@ public struct MessageHead {
         contentLength = nil
         isUpgrade = false
         keepAlive = true
+        for role in 0..<firstIndexByRole.count { firstIndexByRole[role] = -1 }
+        connectionNamesOtherFields = false
     }
+
+    /// Records a completed field: its role, and where each role first
+    /// appears. False if its name is not a token (RFC 9112 5.1: white space
+    /// before the colon, an empty name): such a request must be refused.
+    mutating func addField(_ field: Field) -> Bool {
+        var field = field
+        let role: FieldRole? = bytes.withUnsafeBufferPointer {
+            let name = UnsafeBufferPointer(rebasing: $0[Int(field.nameStart)..<Int(field.nameEnd)])
+            return FieldRole.isValidName(name) ? FieldRole.of(name) : nil
+        }
+        guard let role else { return false }
+        field.role = role
+        if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fields.count) }
+        fields.append(field)
+        if field.role == .connection {
+            let value = self.value(at: fields.count - 1)
+            for token in value.split(separator: UInt8(ascii: ",")) where FieldRole.isOrdinaryToken(HeaderName.trimmed(token)) {
+                connectionNamesOtherFields = true
+            }
+        }
+        return true
+    }
+
+    /// Every `Transfer-Encoding` value is exactly `chunked` (one coding the
+    /// proxy can re-frame; any other would be lost when it re-chunks).
+    var transferCodingIsOnlyChunked: Bool {
+        var codings = 0
+        for index in fields.indices where fields[index].role == .transferEncoding {
+            for token in value(at: index).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                codings += 1
+                if !HeaderName.equals(HeaderName.trimmed(token), "chunked") { return false }
+            }
+        }
+        return codings <= 1
+    }
+
+    public func role(at index: Int) -> FieldRole { fields[index].role }
+
+    /// The value of the first field with `role`, if any (no name comparison).
+    public func firstValue(of role: FieldRole) -> ArraySlice<UInt8>? {
+        let index = firstIndexByRole[Int(role.rawValue)]
+        return index < 0 ? nil : value(at: Int(index))
+    }
+
+    public func contains(_ role: FieldRole) -> Bool { firstIndexByRole[Int(role.rawValue)] >= 0 }
 
     public var fieldCount: Int { fields.count }
     public var methodBytes: ArraySlice<UInt8> { bytes[methodRange] }

@@ -7,6 +7,10 @@ public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case targetTooLong
         /// The header section has too many bytes or fields.
         case headersTooLarge
+        /// A transfer coding other than `chunked` (RFC 9112 6.1: 501).
+        case unsupportedTransferCoding
+        /// An HTTP major version other than 1 (505).
+        case unsupportedVersion
     }
 
     public let kind: Kind
@@ -21,6 +25,8 @@ public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformed: 400
         case .targetTooLong: 414
         case .headersTooLarge: 431
+        case .unsupportedTransferCoding: 501
+        case .unsupportedVersion: 505
         }
     }
 }
@@ -30,10 +36,18 @@ public struct HeadLimits: Sendable {
     public var maxTargetBytes: Int
     public var maxHeaderBytes: Int
     public var maxHeaderCount: Int
+    /// Interim (1xx) responses allowed before a final one.
+    public var maxInterimResponses: Int
+    /// Refuse an HTTP/1.1 request without exactly one Host (RFC 9112 3.2
+    /// says a server must; the proxy does, a bare parser need not).
+    public var requiresHost: Bool
 
-    public init(maxTargetBytes: Int = 8 * 1024, maxHeaderBytes: Int = 32 * 1024, maxHeaderCount: Int = 100) {
+    public init(maxTargetBytes: Int = 8 * 1024, maxHeaderBytes: Int = 32 * 1024, maxHeaderCount: Int = 100,
+                maxInterimResponses: Int = 16, requiresHost: Bool = false) {
         self.maxTargetBytes = maxTargetBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
+        self.maxInterimResponses = maxInterimResponses
+        self.requiresHost = requiresHost
     }
 }
