@@ -61,18 +61,18 @@ final class AccessLog {
     private func renderText(_ record: AccessRecord) {
         appendTextTimestamp()
         line.append(contentsOf: record.remote.utf8)
-        line.append(contentsOf: " \"".utf8)
+        line.append(" \"")
         line.append(contentsOf: record.head.methodBytes)
         line.append(0x20)
         appendPrintable(record.head.target)
         line.append(contentsOf: record.head.isHTTP10 ? " HTTP/1.0\" ".utf8 : " HTTP/1.1\" ".utf8)
         HeadWriter.appendDecimal(record.status, into: &line)
         line.append(0x20)
-        if let agent = record.head.firstValue(of: "user-agent") { appendPrintable(agent) }
+        if let agent = record.head.firstValue(of: .userAgent) { appendPrintable(agent) }
         line.append(0x20)
         appendSeconds(record.durationNanoseconds)
         if let failure = record.failure {
-            line.append(contentsOf: " error=\"".utf8)
+            line.append(" error=\"")
             line.append(contentsOf: failure.utf8)
             line.append(0x22)
         }
@@ -80,10 +80,14 @@ final class AccessLog {
 
     /// Bytes a client sent are logged, but never a control byte or a quote.
     private func appendPrintable(_ bytes: ArraySlice<UInt8>) {
-        for byte in bytes {
-            line.append(byte < 0x20 || byte == 0x7F || byte == 0x22 ? UInt8(ascii: "?") : byte)
+        if !bytes.contains(where: Self.isUnprintable) {
+            line.append(contentsOf: bytes)
+            return
         }
+        for byte in bytes { line.append(Self.isUnprintable(byte) ? UInt8(ascii: "?") : byte) }
     }
+
+    private static func isUnprintable(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F || byte == 0x22 }
 
     /// `YYYY/MM/DD HH:MM:SS ` in local time, as Go's log package writes it.
     private func appendTextTimestamp() {
@@ -113,37 +117,37 @@ final class AccessLog {
 
     private func renderJSON(_ record: AccessRecord) {
         let head = record.head
-        line.append(contentsOf: "{\"time\":\"".utf8)
+        line.append("{\"time\":\"")
         appendJSONTimestamp()
-        line.append(contentsOf: "\",\"method\":".utf8)
+        line.append("\",\"method\":")
         appendJSONString(head.methodBytes)
         let target = head.target
         let question = target.firstIndex(of: UInt8(ascii: "?"))
-        line.append(contentsOf: ",\"path\":".utf8)
+        line.append(",\"path\":")
         appendJSONString(question.map { target[..<$0] } ?? target)
-        line.append(contentsOf: ",\"query\":".utf8)
+        line.append(",\"query\":")
         appendJSONString(question.map { target[($0 + 1)...] } ?? [])
         line.append(contentsOf: head.isHTTP10 ? ",\"protocol\":\"HTTP/1.0\"".utf8 : ",\"protocol\":\"HTTP/1.1\"".utf8)
-        line.append(contentsOf: ",\"status\":".utf8)
+        line.append(",\"status\":")
         HeadWriter.appendDecimal(record.status, into: &line)
-        line.append(contentsOf: ",\"request_bytes\":".utf8)
+        line.append(",\"request_bytes\":")
         HeadWriter.appendDecimal(record.requestBytes, into: &line)
-        line.append(contentsOf: ",\"response_bytes\":".utf8)
+        line.append(",\"response_bytes\":")
         HeadWriter.appendDecimal(record.responseBytes, into: &line)
-        line.append(contentsOf: ",\"duration\":".utf8)
+        line.append(",\"duration\":")
         appendSeconds(record.durationNanoseconds)
-        line.append(contentsOf: ",\"ttfb\":".utf8)
-        if let firstByte = record.firstByteNanoseconds { appendSeconds(firstByte) } else { line.append(contentsOf: "null".utf8) }
-        line.append(contentsOf: ",\"upstream\":".utf8)
+        line.append(",\"ttfb\":")
+        if let firstByte = record.firstByteNanoseconds { appendSeconds(firstByte) } else { line.append("null") }
+        line.append(",\"upstream\":")
         appendJSONString(upstream[...])
-        line.append(contentsOf: ",\"remote\":".utf8)
+        line.append(",\"remote\":")
         appendJSONString(Array(record.remote.utf8)[...])
-        line.append(contentsOf: ",\"user_agent\":".utf8)
-        appendJSONString(head.firstValue(of: "user-agent") ?? [])
-        line.append(contentsOf: ",\"request_id\":".utf8)
+        line.append(",\"user_agent\":")
+        appendJSONString(head.firstValue(of: .userAgent) ?? [])
+        line.append(",\"request_id\":")
         appendJSONString(record.requestID)
-        line.append(contentsOf: ",\"error\":".utf8)
-        if let failure = record.failure { appendJSONString(Array(failure.utf8)[...]) } else { line.append(contentsOf: "null".utf8) }
+        line.append(",\"error\":")
+        if let failure = record.failure { appendJSONString(Array(failure.utf8)[...]) } else { line.append("null") }
         line.append(UInt8(ascii: "}"))
     }
 
@@ -156,10 +160,10 @@ final class AccessLog {
             let byte = bytes[index]
             if byte < 0x80 {
                 switch byte {
-                case 0x22: line.append(contentsOf: "\\\"".utf8)
-                case 0x5C: line.append(contentsOf: "\\\\".utf8)
+                case 0x22: line.append("\\\"")
+                case 0x5C: line.append("\\\\")
                 case 0..<0x20, 0x7F:
-                    line.append(contentsOf: "\\u00".utf8)
+                    line.append("\\u00")
                     line.append(Self.hexDigits[Int(byte >> 4)])
                     line.append(Self.hexDigits[Int(byte & 0xF)])
                 default: line.append(byte)
@@ -172,7 +176,7 @@ final class AccessLog {
                 line.append(contentsOf: bytes[index..<(index + length)])
                 index += length
             } else {
-                line.append(contentsOf: "\\ufffd".utf8)
+                line.append("\\ufffd")
                 index += 1
             }
         }

@@ -93,7 +93,7 @@ extension ClientConnection {
         firstByteNanoseconds = firstByte
         server.metrics.recordFirstByte(method: exchange.method, nanoseconds: firstByte)
         HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                 extraFields: head.contains("x-request-id") ? [] : requestIDField, into: &responseHead)
+                                 extraFields: head.contains(.requestID) ? [] : requestIDField, into: &responseHead)
         stream.write(responseHead)
         exchange.responseStarted = true
         return exchange.method == .head ? .none : .asFramed

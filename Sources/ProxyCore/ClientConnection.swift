@@ -320,21 +320,21 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             timeouts.headCompleted(now: now, requestTimeout: shorter)
         }
         requestIDField.removeAll(keepingCapacity: true)
-        if let sent = head.firstValue(of: "x-request-id"), RequestIDGenerator.isUsable(sent) {
+        if let sent = head.firstValue(of: .requestID), RequestIDGenerator.isUsable(sent) {
             requestID.append(contentsOf: sent)
         } else {
             server.requestIDs.generate(into: &requestID)
-            requestIDField.append(contentsOf: "X-Request-Id: ".utf8)
+            requestIDField.append("X-Request-Id: ")
             requestIDField.append(contentsOf: requestID)
-            requestIDField.append(contentsOf: "\r\n".utf8)
+            requestIDField.append("\r\n")
         }
         HeadWriter.writeRequest(head, framing: requestFraming, forwarding: HeadWriter.Forwarding(clientAddress: clientAddress),
                                 extraFields: requestIDField, into: &requestHead)
         if requestIDField.isEmpty {
             // The client's own id goes back to it too.
-            requestIDField.append(contentsOf: "X-Request-Id: ".utf8)
+            requestIDField.append("X-Request-Id: ")
             requestIDField.append(contentsOf: requestID)
-            requestIDField.append(contentsOf: "\r\n".utf8)
+            requestIDField.append("\r\n")
         }
         switch server.admission.request(self) {
         case .admitted:

@@ -41,11 +41,10 @@ struct RequestIDGenerator {
 /// never lengthen it (the shorter of this and `FUNC_TIMEOUT` applies). The
 /// proxy consumes it; it does not go upstream.
 enum RequestTimeoutHeader {
-    static let name: StaticString = "x-request-timeout"
 
     /// Milliseconds asked for, or nil if absent or not a positive number of seconds.
     static func milliseconds(in head: MessageHead) -> UInt64? {
-        guard let value = head.firstValue(of: name) else { return nil }
+        guard let value = head.firstValue(of: .requestTimeout) else { return nil }
         return ConfigParsing.milliseconds(String(decoding: value, as: UTF8.self))
     }
 }

@@ -135,18 +135,18 @@ public enum HeadWriter {
                                           body: ArraySlice<UInt8>, includeBody: Bool = true, keepAlive: Bool, clientIsHTTP10: Bool,
                                           extraFields: [UInt8] = [], into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append("HTTP/1.1 ")
         appendStatus(status, into: &out)
         out.append(0x20)
         reason.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: "\r\nContent-Type: ".utf8)
+        out.append("\r\nContent-Type: ")
         contentType.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: "\r\nContent-Length: ".utf8)
+        out.append("\r\nContent-Length: ")
         appendDecimal(body.count, into: &out)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append("\r\n")
         appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
         out.append(contentsOf: extraFields)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append("\r\n")
         if includeBody { out.append(contentsOf: body) }
     }
 
@@ -154,9 +154,9 @@ public enum HeadWriter {
     /// HTTP/1.0 needs it said, nothing where HTTP/1.1 implies it.
     private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: inout [UInt8]) {
         if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            out.append("Connection: close\r\n")
         } else if clientIsHTTP10 {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            out.append("Connection: keep-alive\r\n")
         }
     }
 

@@ -81,7 +81,7 @@ import Testing
         #expect(try metric("runtime_proxy_runtime_up", proxy) == 1)
     }
 
-    // kill -9 while clients keep sending: requests fail fast (502/503, never hang) until the new runtime answers, then all succeed.
+    // kill -9 while clients keep sending: requests fail fast (502/503, or cut if their response had begun; never hang) until the new runtime answers, then all succeed.
     @Test func restartUnderLoad() throws {
         let (proxy, _) = try proxy()
         #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
@@ -109,7 +109,10 @@ import Testing
         #expect(eventually { statuses.isFinished })
         let all = statuses.all
         #expect(all[(afterReady + 5)...].allSatisfy { $0 == 200 }, "after the restart: \(Set(all[afterReady...]))")
-        #expect(all.allSatisfy { [200, 502, 503].contains($0) }, "statuses seen: \(Set(all))")
+        // A request whose response had begun when the runtime died is cut
+        // (0 here: the client sees an incomplete response); at most the few in flight.
+        #expect(all.allSatisfy { [0, 200, 502, 503].contains($0) }, "statuses seen: \(Set(all))")
+        #expect(all.filter { $0 == 0 }.count <= 4, "statuses seen: \(all.filter { $0 != 200 })")
         #expect(try metric("runtime_proxy_runtime_restarts_total", proxy) == 1)
     }
 
@@ -119,7 +122,7 @@ import Testing
         #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
         proxy.process.signal(SIGHUP)
         #expect(proxy.process.waitForLine { $0 == "SIGHUP received" } != nil)
-        #expect(proxy.process.stderr.contains { $0.contains("SIGHUP: passed on to the runtime") })
+        #expect(proxy.process.waitForLine(onStderr: true) { $0.contains("SIGHUP: passed on to the runtime") } != nil)
     }
 
     // A runtime that never answers: requests get 503 with Retry-After after the start timeout, and /healthz says starting.
