@@ -84,8 +84,6 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         parser.delegate = self
         stream.delegate = self
         timer.delegate = self
-        requestHead.reserveCapacity(1024)
-        responseHead.reserveCapacity(1024)
     }
 
     /// No request under way: safe to close while draining.

@@ -31,10 +31,7 @@ public struct MessageHead {
     /// A `Connection` token names a field that would otherwise be forwarded.
     public internal(set) var connectionNamesOtherFields = false
 
-    init() {
-        bytes.reserveCapacity(1024)
-        fields.reserveCapacity(24)
-    }
+    init() {}
 
     mutating func reset() {
         bytes.removeAll(keepingCapacity: true)

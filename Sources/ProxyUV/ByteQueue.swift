@@ -48,7 +48,9 @@ struct ByteQueue {
             start = 0
             if end + extra <= capacity { return }
         }
-        var newCapacity = max(capacity * 2, 4096)
+        // Small first: most heads and bodies are small, and every idle
+        // keep-alive connection keeps its buffer (10,000 of them must fit).
+        var newCapacity = max(capacity * 2, 512)
         while newCapacity < end + extra { newCapacity *= 2 }
         base = realloc(base, newCapacity)
         precondition(base != nil, "out of memory growing a write queue to \(newCapacity) bytes")
