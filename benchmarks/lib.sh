@@ -1,0 +1,144 @@
+# benchmarks/lib.sh - helpers shared by callgrind.sh, memory.sh and startup.sh
+# (run.sh is self-contained and does not use this file). Source it after
+# `set -euo pipefail`; it defines functions and a few variables only:
+#   ROOT, STATIC_BIN, STATIC_BIN_SYMBOLS, DYNAMIC_BIN, TMP (after bench_init),
+#   log, die, need_tools, pick_port, start_upstream, nginx_temp_paths,
+#   wait_listen, vm_kib, bin_info, register_pid, stop_pid.
+export PATH="$PATH:/usr/sbin:/sbin"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Overridable, e.g. to measure a build made elsewhere (another commit's tree).
+STATIC_BIN=${STATIC_BIN:-"$ROOT/dist/runtime-proxy"}                          # what images ship (stripped)
+STATIC_BIN_SYMBOLS=${STATIC_BIN_SYMBOLS:-"$ROOT/.build-static/release/runtime-proxy"}  # the same link before strip
+DYNAMIC_BIN=${DYNAMIC_BIN:-"$ROOT/.build/release/runtime-proxy"}                 # swift build -c release
+BENCH_NAME=${BENCH_NAME:-bench}
+
+log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need_tools() { # tool:debian-package ... -> apt-get install the packages of missing tools
+  local pkgs=() spec tool pkg
+  for spec in "$@"; do
+    tool=${spec%%:*}; pkg=${spec#*:}
+    command -v "$tool" >/dev/null 2>&1 || pkgs+=("$pkg")
+  done
+  if (( ${#pkgs[@]} )); then
+    log "installing ${pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  fi
+}
+
+# ---------------------------------------------------------------- processes and temp dir
+BENCH_PIDS=()
+register_pid() { BENCH_PIDS+=("$1"); }
+stop_pid() { # pid [signal] [seconds]: signal, wait up to seconds, then SIGKILL
+  local pid=$1 sig=${2:-TERM} secs=${3:-10} i
+  kill -"$sig" "$pid" 2>/dev/null || return 0
+  for (( i = 0; i < secs * 10; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+bench_cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${BENCH_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${BENCH_PIDS[@]}"; do stop_pid "$pid" TERM 5; done
+  if [[ -n "${TMP:-}" && -d "$TMP" ]]; then
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  exit "$rc"
+}
+bench_init() { # name: temp dir + traps
+  TMP=$(mktemp -d "/tmp/runtime-proxy-$1.XXXXXX")
+  trap bench_cleanup EXIT
+  trap 'log "interrupted"; exit 130' INT
+  trap 'log "terminated"; exit 143' TERM
+}
+
+# ---------------------------------------------------------------- ports
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+NEXT_PORT=${BASE_PORT:-28500}
+pick_port() { # varname: a free TCP port
+  local tries=0
+  while ! port_free "$NEXT_PORT"; do
+    NEXT_PORT=$((NEXT_PORT + 1)); tries=$((tries + 1))
+    (( tries < 300 )) || die "no free port"
+  done
+  printf -v "$1" '%s' "$NEXT_PORT"; NEXT_PORT=$((NEXT_PORT + 1))
+}
+wait_listen() { # port pid seconds: until something listens on the port (no request is sent)
+  local port=$1 pid=$2 secs=${3:-30} i
+  for (( i = 0; i < secs * 50; i++ )); do
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- nginx
+nginx_temp_paths() { # prefix
+  cat <<EOF
+  client_body_temp_path $1/client_body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+EOF
+}
+# The upstream ("the function runtime"): nginx, 1 worker, access_log off, /10b = 10 bytes,
+# /1k and /64k static files, the same as run.sh's. Sets UP_PORT and UP_PID.
+start_upstream() { # [cpu list for taskset]
+  local cpus=${1:-}
+  pick_port UP_PORT
+  mkdir -p "$TMP/up" "$TMP/www"
+  head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/www/1k"
+  head -c 65536 /dev/zero | tr '\0' 'b' > "$TMP/www/64k"
+  cat > "$TMP/up/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $TMP/up/nginx.pid;
+error_log $TMP/up/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 16384; multi_accept on; }
+http {
+  access_log off;
+$(nginx_temp_paths "$TMP/up")
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$UP_PORT backlog=4096;
+    location = /10b { return 200 "0123456789"; }
+    location = /1k  { alias $TMP/www/1k; }
+    location = /64k { alias $TMP/www/64k; }
+    location = /healthz { return 200 "ok"; }
+  }
+}
+EOF
+  nginx -t -q -c "$TMP/up/nginx.conf" -p "$TMP/up" || die "upstream nginx config"
+  if [[ -n "$cpus" ]]; then taskset -c "$cpus" nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up/stderr" &
+  else nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up/stderr" & fi
+  UP_PID=$!; register_pid "$UP_PID"
+  wait_listen "$UP_PORT" "$UP_PID" 10 || die "upstream nginx did not start"
+  [[ "$(curl -s --max-time 5 "http://127.0.0.1:$UP_PORT/10b")" == 0123456789 ]] || die "upstream /10b"
+}
+
+# ---------------------------------------------------------------- /proc
+vm_kib() { # pid field (VmRSS, VmHWM, RssAnon, RssFile, ...) -> KiB
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo '?'
+}
+bin_info() { # path -> "size bytes, sha256 prefix, mtime"
+  printf '%s bytes, sha256 %s, built %s' "$(stat -c %s "$1")" "$(sha256sum "$1" | cut -c1-12)" \
+    "$(date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ)"
+}
+tree_state() { git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'; }
+machine_line() {
+  printf '%s CPUs (%s), %s GiB RAM, kernel %s' "$(nproc)" \
+    "$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')" \
+    "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$(uname -r)"
+}
