@@ -12,7 +12,10 @@ let package = Package(
     name: "runtime-proxy",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "runtime-proxy", targets: ["runtime-proxy"])
+        .executable(name: "runtime-proxy", targets: ["runtime-proxy"]),
+        // For the fuzz targets in Fuzz/ (their own package, depending on this one by path).
+        .library(name: "ProxyHTTP", targets: ["ProxyHTTP"]),
+        .library(name: "ProxyCore", targets: ["ProxyCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
