@@ -262,9 +262,15 @@ public final class HTTPParser {
         return nil
     }
 
-    /// Interim responses are bounded: an endless run of them is an attack.
+    /// RFC 9110 15: a status is 100 to 599; the reason phrase holds no
+    /// control byte but HTAB. Interim responses are bounded: an endless run
+    /// of them is an attack.
     private func responseProblem() -> ParseError? {
         let status = head.statusCode
+        if status < 100 || status > 599 { return ParseError(kind: .malformed, reason: "status \(status) out of range") }
+        if head.reasonPhrase.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            return ParseError(kind: .malformed, reason: "control byte in the reason phrase")
+        }
         if status >= 100 && status < 200 && status != 101 {
             interimResponses += 1
             if interimResponses > limits.maxInterimResponses {
