@@ -170,7 +170,6 @@ final class ResponseDriver: HTTPParserDelegate {
         headCount += 1
         _ = parser.needsEndOfStream
         var written: [UInt8] = []
-        if head.statusCode < 100 && KnownIssue.tolerated(.statusBelow100) { unverifiable = true }
         if head.statusCode == 101 && !head.isUpgrade && KnownIssue.tolerated(.nonSwitching101) { unverifiable = true }
         if head.statusCode < 200 {
             if head.statusCode == 101 && isUpgrade {
