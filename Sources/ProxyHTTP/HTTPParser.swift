@@ -271,6 +271,12 @@ public final class HTTPParser {
         if head.reasonPhrase.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
             return ParseError(kind: .malformed, reason: "control byte in the reason phrase")
         }
+        // RFC 9110 15.2.2: a 101 names the protocol it switches to. Without
+        // `Upgrade` and `Connection: upgrade` llhttp does not switch and would
+        // read what follows as this response's body: no valid reading exists.
+        if status == 101 && !head.isUpgrade {
+            return ParseError(kind: .malformed, reason: "101 without Upgrade and Connection: upgrade")
+        }
         if status >= 100 && status < 200 && status != 101 {
             interimResponses += 1
             if interimResponses > limits.maxInterimResponses {

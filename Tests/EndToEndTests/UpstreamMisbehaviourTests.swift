@@ -9,8 +9,8 @@ import Glibc
 /// of a response it did not ask for, and the upstream connection is closed,
 /// never handed to the next request.
 @Suite struct UpstreamMisbehaviourTests {
-    // Each invalid response (no status line, HTTP/0.9 answer, CL with TE, two CLs, NUL in a field, endless head) gives 502 and the connection is dropped, not reused.
-    @Test(arguments: ["/garbage", "/no-status", "/cl-te", "/two-cl", "/nul", "/endless-headers", "/endless-value"])
+    // Each invalid response (no status line, HTTP/0.9 answer, CL with TE, two CLs, NUL in a field, endless head, a 101 that names no protocol) gives 502 and the connection is dropped, not reused.
+    @Test(arguments: ["/garbage", "/no-status", "/cl-te", "/two-cl", "/nul", "/endless-headers", "/endless-value", "/switch-no-upgrade"])
     func invalidResponseGives502AndDropsTheConnection(path: String) throws {
         let upstream = try HostileUpstream()
         let proxy = try ProxyUnderTest(upstream: upstream.address)
@@ -38,6 +38,18 @@ import Glibc
         let forwarded = try upstream.forwarded()
         #expect(forwarded.problems.isEmpty, "\(forwarded.problems)")
         #expect(upstream.waitFor("EOF 1", timeout: 3))
+    }
+
+    // A 101 without Upgrade/Connection: upgrade to a client that asked to upgrade: 502, and nothing of what followed the 101 (it reads as a response) reaches the client.
+    @Test func switchingProtocolsWithoutUpgradeGives502ToAnUpgradingClient() throws {
+        let upstream = try HostileUpstream()
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        let client = try RawClient(port: proxy.port, receiveTimeout: 3)
+        try client.send("GET /switch-no-upgrade HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+        let (text, closed) = client.readUntilClosed()
+        #expect(closed)
+        #expect(text.hasPrefix("HTTP/1.1 502 "), "the client got \(text.debugDescription)")
+        #expect(!text.contains("Injected") && !text.contains(" 101 "))
     }
 
     // A second response in the same write as the first: the client gets the first only; the connection is closed, and the next request gets its own answer.

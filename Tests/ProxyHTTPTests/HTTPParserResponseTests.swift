@@ -86,6 +86,15 @@ import Testing
         #expect(run.upgradeTail == tail)
     }
 
+    // A 101 that names no protocol (no Upgrade, no Connection: upgrade) is invalid: llhttp would read what follows as its body.
+    @Test(arguments: ["", "Upgrade: websocket\r\n", "Connection: upgrade\r\n"])
+    func switchingProtocolsWithoutUpgradeIsMalformed(fields: String) {
+        let input = bytes("HTTP/1.1 101 Switching Protocols\r\n\(fields)Content-Length: 5\r\n\r\nHTTP/")
+        let run = parseSplitAtEveryBoundary(input: input, kind: .response)
+        #expect(run.error?.kind == .malformed)
+        #expect(run.messages.allSatisfy { $0.body.isEmpty })
+    }
+
     // An interim 1xx (100 Continue, 103 Early Hints) is a message of its own; the final response follows in the same buffer.
     @Test(arguments: [(100, "Continue"), (103, "Early Hints")])
     func interimThenOK(status: Int, reason: String) {

@@ -73,8 +73,6 @@ final class ResponseDriver: HTTPParserDelegate {
     private var keepAlive = false
     private var body: [UInt8] = []
     private var switched = false
-    /// A known issue makes what the client gets in this exchange wrong: not checked.
-    private var unverifiable = false
 
     init(options: UInt8, proxyLike: Bool) {
         self.options = options
@@ -170,7 +168,6 @@ final class ResponseDriver: HTTPParserDelegate {
         headCount += 1
         _ = parser.needsEndOfStream
         var written: [UInt8] = []
-        if head.statusCode == 101 && !head.isUpgrade && KnownIssue.tolerated(.nonSwitching101) { unverifiable = true }
         if head.statusCode < 200 {
             if head.statusCode == 101 && isUpgrade {
                 HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: &written)
@@ -197,9 +194,8 @@ final class ResponseDriver: HTTPParserDelegate {
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
         check(parser.isInMessage && !parser.isReadingHead, "body outside a message", context)
-        // (Both only where a known issue already made the exchange unverifiable.)
-        check(parser.head.statusCode >= 200 || unverifiable, "body in an interim response", context)
-        check(method != .head || unverifiable, "body in the response to HEAD", context)
+        check(parser.head.statusCode >= 200, "body in an interim response", context)
+        check(method != .head, "body in the response to HEAD", context)
         var copy: [UInt8] = []
         copy.append(bytesOf: bytes)
         log.append(.body(copy))
@@ -217,7 +213,6 @@ final class ResponseDriver: HTTPParserDelegate {
             toClient.removeAll()
             interimSent = 0
             final = nil
-            unverifiable = false
         }
         return proxyLike
     }
@@ -225,7 +220,6 @@ final class ResponseDriver: HTTPParserDelegate {
     // MARK: What the client sees
 
     private func verifyClient(upgraded: Bool) {
-        if unverifiable { return }
         guard let original = final else { violated("no final head", context) }
         let client = HTTPParser(kind: .response, limits: peerLimits)
         let recorder = Recorder(kind: .response)

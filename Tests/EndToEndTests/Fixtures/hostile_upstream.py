@@ -28,6 +28,7 @@ Paths (anything else: 200 "ok", keep-alive):
   /fold           a response with an obs-fold header line
   /nul            a response with a NUL in a header value
   /switch         101 Switching Protocols to a request that asked for no upgrade
+  /switch-no-upgrade  a 101 without Upgrade/Connection: upgrade, a "body" that reads as a response
 """
 import select, socket, sys, time
 
@@ -42,6 +43,8 @@ FIXED = {
     "/fold": b"HTTP/1.1 200 OK\r\nX-Fold: first\r\n  second\r\nContent-Length: 2\r\n\r\nok",
     "/nul": b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\nContent-Length: 2\r\n\r\nok",
     "/switch": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nRAW TUNNEL BYTES",
+    "/switch-no-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 44\r\n\r\n"
+                          b"HTTP/1.1 200 Injected\r\nContent-Length: 0\r\n\r\n",
 }
 
 
