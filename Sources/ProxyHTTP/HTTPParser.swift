@@ -234,7 +234,15 @@ public final class HTTPParser {
         let status = head.statusCode
         let bodiless = kind == .response && ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304)
         if expectation == .pauseBeforeBody { return Int32(HPE_PAUSED.rawValue) }
-        return expectation == .none || bodiless ? 1 : 0
+        guard expectation == .none || bodiless else { return 0 }
+        if !head.keepAlive {
+            // A message without a body needs no end of stream to delimit it
+            // (a response to HEAD without Content-Length): ask llhttp again as
+            // it will see the message once it skips the body.
+            state.pointee.flags |= numericCast(F_SKIPBODY.rawValue)
+            head.keepAlive = llhttp_should_keep_alive(state) == 1
+        }
+        return 1
     }
 
     /// What RFC 9112 forbids in a request head that llhttp lets through.

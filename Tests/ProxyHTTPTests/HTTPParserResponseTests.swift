@@ -86,6 +86,23 @@ import Testing
         #expect(run.upgradeTail == tail)
     }
 
+    // A response to HEAD needs no length to end: without `Connection: close` the connection stays reusable.
+    @Test(arguments: [("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", true),
+                      ("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false),
+                      ("HTTP/1.0 200 OK\r\n\r\n", false),
+                      ("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n", true)])
+    func responseToHeadWithoutLength(response: String, keepAlive: Bool) {
+        let parser = HTTPParser(kind: .response)
+        let recorder = ParserRecorder()
+        recorder.bodyExpectations = [.none]
+        recorder.pauseAfterMessage = true
+        parser.delegate = recorder
+        let input = bytes(response)
+        #expect(parser.execute(input) == .paused(consumed: input.count))
+        #expect(recorder.messages.first?.isComplete == true)
+        #expect(parser.head.keepAlive == keepAlive)
+    }
+
     // A 101 that names no protocol (no Upgrade, no Connection: upgrade) is invalid: llhttp would read what follows as its body.
     @Test(arguments: ["", "Upgrade: websocket\r\n", "Connection: upgrade\r\n"])
     func switchingProtocolsWithoutUpgradeIsMalformed(fields: String) {
