@@ -94,9 +94,9 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     }
 
     public func listener(_ listener: TCPListener, didFailToAccept error: UVError) {
-        // Out of descriptors, accept fails for every waiting client: libuv
-        // then accepts and closes one with a reserved descriptor so the loop
-        // does not spin. Say so at most once a second, with the count.
+        // Out of descriptors: the listener pauses and tries again
+        // (TCPListener.acceptRetryMilliseconds) while clients wait in the
+        // backlog. Say so at most once a second, with the count.
         acceptFailures += 1
         let now = loop.nowMilliseconds
         guard acceptFailures == 1 && lastAcceptFailureLog == 0 || now >= lastAcceptFailureLog + 1_000 else { return }

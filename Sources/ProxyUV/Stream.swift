@@ -22,8 +22,8 @@ public protocol StreamDelegate: AnyObject {
 public final class Stream {
     enum Kind { case tcp, pipe }
 
-    private let loop: EventLoop
-    private let handle: UnsafeMutableRawPointer
+    fileprivate let loop: EventLoop
+    fileprivate let handle: UnsafeMutableRawPointer
     private let kind: Kind
     public weak var delegate: StreamDelegate?
 
@@ -33,7 +33,7 @@ public final class Stream {
     private var isFlushScheduled = false
     private var wantsDrainNotice = false
     private var shutdownRequested = false
-    private var closeRequested = false
+    fileprivate private(set) var closeRequested = false
     public private(set) var isConnected: Bool
     public private(set) var isReading = false
     public private(set) var isClosed = false
@@ -68,7 +68,7 @@ public final class Stream {
         let tcp = stream.handle.assumingMemoryBound(to: uv_tcp_t.self)
         uv_tcp_nodelay(tcp, 1)
         let result = address.withSockaddr { uv_tcp_connect(request, tcp, $0, Stream.connectCallback) }
-        if result < 0 { stream.failConnectLater(request, result) }
+        if result < 0 { PendingConnect(stream: stream, request: request, address: address, code: result).start() }
         return stream
     }
 
@@ -82,16 +82,7 @@ public final class Stream {
         return stream
     }
 
-    private func failConnectLater(_ request: UnsafeMutablePointer<uv_connect_t>, _ code: Int32) {
-        // Report on the next loop turn, as libuv would, so callers see one path.
-        let timer = Timer(loop: loop)
-        let notice = ConnectFailureNotice(stream: self, request: request, code: code)
-        timer.delegate = notice
-        notice.timer = timer
-        timer.start(milliseconds: 0)
-    }
-
-    private static let connectCallback: uv_connect_cb = { request, status in
+    fileprivate static let connectCallback: uv_connect_cb = { request, status in
         guard let request, let data = request.pointee.data else { return }
         let stream = Unmanaged<Stream>.fromOpaque(data).takeRetainedValue()
         request.deallocate()
@@ -309,23 +300,61 @@ public final class Stream {
 }
 
 /// Carries a synchronous connect failure to the next loop turn.
-private final class ConnectFailureNotice: TimerDelegate {
+/// A TCP connect that could not start (`uv_tcp_connect` failed at once).
+/// Reported on the next loop turn, as libuv reports other failures, so
+/// callers see one path; but when the process is out of descriptors or
+/// buffers, tried again every `retryMilliseconds` until it starts, fails
+/// otherwise, or the stream is closed (the caller's connect timeout bounds
+/// the wait). A request that arrives while descriptors run out then waits
+/// for one instead of failing.
+private final class PendingConnect: TimerDelegate {
+    static let retryMilliseconds: UInt64 = 50
+
     let stream: Stream
     let request: UnsafeMutablePointer<uv_connect_t>
-    let code: Int32
-    var timer: Timer?
+    let address: SocketAddress
+    var code: Int32
+    let timer: Timer
 
-    init(stream: Stream, request: UnsafeMutablePointer<uv_connect_t>, code: Int32) {
+    init(stream: Stream, request: UnsafeMutablePointer<uv_connect_t>, address: SocketAddress, code: Int32) {
         self.stream = stream
         self.request = request
+        self.address = address
         self.code = code
+        timer = Timer(loop: stream.loop)
+    }
+
+    private static func isExhaustion(_ code: Int32) -> Bool {
+        code == -EMFILE || code == -ENFILE || code == -ENOBUFS || code == -ENOMEM
+    }
+
+    func start() {
+        // The timer holds its delegate weakly: this object keeps itself alive
+        // until it is done (without that, the failure was never reported and
+        // the request waited for the connect timeout).
+        _ = Unmanaged.passRetained(self)
+        timer.delegate = self
+        timer.start(milliseconds: Self.isExhaustion(code) ? Self.retryMilliseconds : 0)
     }
 
     func timerDidFire(_ timer: Timer) {
-        Unmanaged<Stream>.fromOpaque(request.pointee.data).release()
-        request.deallocate()
-        timer.close()
-        self.timer = nil
+        if Self.isExhaustion(code) && !stream.isClosed && !stream.closeRequested {
+            let tcp = stream.handle.assumingMemoryBound(to: uv_tcp_t.self)
+            code = address.withSockaddr { uv_tcp_connect(request, tcp, $0, Stream.connectCallback) }
+            if code == 0 { return finish(releasingRequest: false) }  // the connect callback takes over
+            if Self.isExhaustion(code) { return timer.start(milliseconds: Self.retryMilliseconds) }
+        }
+        finish(releasingRequest: true)
         stream.didConnect(status: code)
+    }
+
+    private func finish(releasingRequest: Bool) {
+        if releasingRequest {
+            Unmanaged<Stream>.fromOpaque(request.pointee.data).release()
+            request.deallocate()
+        }
+        timer.close()
+        // The timer's caller holds its own reference for the rest of this call.
+        Unmanaged.passUnretained(self).release()
     }
 }

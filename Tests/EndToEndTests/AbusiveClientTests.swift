@@ -100,7 +100,7 @@ import Glibc
         #expect(proxy.process.process.isRunning)
     }
 
-    // Out of descriptors (ulimit -n 64): accept fails without a spin (< 1.5 s CPU in 2 s), an in-flight request finishes, and once the extra connections close new requests succeed.
+    // Out of descriptors (ulimit -n 64): accept pauses without a spin (< 1.5 s CPU in 2 s), clients wait in the backlog (not reset), an in-flight request finishes, and once descriptors are free the waiting client is served.
     @Test func descriptorExhaustion() throws {
         let upstream = try PythonUpstream("echo_upstream.py")
         let process = try TestProcess("/bin/sh", ["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", Harness.proxyBinary, "--port", "0",
@@ -115,24 +115,35 @@ import Glibc
         try inFlight.send("GET /gated?id=\(gate) HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(inFlight.readUntil(contains: "first\n") != nil)
         var held: [RawClient] = []
-        var exhausted = false
-        for _ in 0..<200 where !exhausted {
-            let client = try RawClient(port: port, receiveTimeout: 10)
+        var waiting: RawClient?
+        for _ in 0..<200 where waiting == nil {
+            let client = try RawClient(port: port, receiveTimeout: 2)
             try? client.send("GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
-            if (try? client.readResponse())?.status == 200 { held.append(client) } else { exhausted = true }
+            if (try? client.readResponse())?.status == 200 { held.append(client) } else { waiting = client }
         }
-        #expect(exhausted && held.count > 10, "\(held.count) connections served, exhausted: \(exhausted)")
-        // Two seconds out of descriptors, with clients knocking all the while.
+        let waitingClient = try #require(waiting, "\(held.count) connections served and never out of descriptors")
+        #expect(held.count > 10, "\(held.count) connections served")
+        // Two seconds out of descriptors, with clients knocking all the while
+        // (each waits 20 ms for an answer, then gives up).
         let cpuBefore = cpuSeconds(of: pid)
         let start = Date()
-        for _ in 0..<1_000 where Date().timeIntervalSince(start) < 2 {
-            _ = (try? RawClient(port: port, receiveTimeout: 1))?.nextRead()
+        var knocks = 0
+        for _ in 0..<200 where Date().timeIntervalSince(start) < 2 {
+            guard let knock = try? RawClient(port: port, receiveTimeout: 1) else { continue }
+            knock.setReceiveTimeout(0.02)
+            #expect(knock.nextRead() == .timedOut, "a client past the limit was answered or reset")
+            knocks += 1
         }
+        #expect(knocks > 10)
         let cpu = cpuSeconds(of: pid) - cpuBefore
         #expect(cpu < 1.5, "the proxy used \(cpu) s of CPU in 2 s out of descriptors")
         #expect(try curl(["http://\(upstream.address)/release?id=\(gate)"]).output == "released")
         #expect(inFlight.readUntil(contains: "\r\n0\r\n\r\n")?.contains("second\n") == true)
         held.removeAll()
+        // The client that waited in the backlog all along is served now.
+        waitingClient.setReceiveTimeout(10)
+        let served = Result { try waitingClient.readResponse() }
+        #expect((try? served.get())?.status == 200, "\(served)")
         // Readiness: the proxy has closed the connections it held.
         #expect(waitUntil { openDescriptors(of: pid) < 32 })
         let after = try RawClient(port: port, receiveTimeout: 10)

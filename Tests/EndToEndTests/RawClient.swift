@@ -19,7 +19,12 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else { close(fd); throw HarnessError.io("connect: \(errno)") }
-        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: 0)
+        setReceiveTimeout(receiveTimeout)
+    }
+
+    /// How long a read waits (fractions of a second too).
+    func setReceiveTimeout(_ seconds: TimeInterval) {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
