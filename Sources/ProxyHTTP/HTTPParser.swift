@@ -40,7 +40,9 @@ public final class HTTPParser {
     private let state: UnsafeMutablePointer<llhttp_t>
     public let kind: Kind
     public let limits: HeadLimits
-    public weak var delegate: HTTPParserDelegate?
+    /// Held strongly (see Stream.delegate): the owner sets it to nil when it
+    /// is done with the parser, which breaks the cycle.
+    public var delegate: HTTPParserDelegate?
 
     public private(set) var head = MessageHead()
     /// True from the first byte of a message until its head is complete.

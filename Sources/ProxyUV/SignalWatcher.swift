@@ -7,7 +7,10 @@ public protocol SignalWatcherDelegate: AnyObject {
 /// Delivers a POSIX signal on the loop thread, as an ordinary callback.
 public final class SignalWatcher {
     private let handle: UnsafeMutablePointer<uv_signal_t>
-    public weak var delegate: SignalWatcherDelegate?
+    /// Held strongly (a weak reference would move the delegate's reference
+    /// counts to a side table and slow every retain and release of it, on the
+    /// data path); `close()` clears it, which breaks the cycle.
+    public var delegate: SignalWatcherDelegate?
     public let signal: Int32
 
     public init(loop: EventLoop, signal: Int32) throws(UVError) {

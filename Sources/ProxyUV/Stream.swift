@@ -25,7 +25,10 @@ public final class Stream {
     fileprivate let loop: EventLoop
     fileprivate let handle: UnsafeMutableRawPointer
     private let kind: Kind
-    public weak var delegate: StreamDelegate?
+    /// Held strongly (a weak reference would move the delegate's reference
+    /// counts to a side table and slow every retain and release of it, on the
+    /// data path); `close()` clears it, which breaks the cycle.
+    public var delegate: StreamDelegate?
 
     private var staged = ByteQueue()
     private var inFlight = ByteQueue()
@@ -299,7 +302,6 @@ public final class Stream {
     }
 }
 
-/// Carries a synchronous connect failure to the next loop turn.
 /// A TCP connect that could not start (`uv_tcp_connect` failed at once).
 /// Reported on the next loop turn, as libuv reports other failures, so
 /// callers see one path; but when the process is out of descriptors or
@@ -328,11 +330,8 @@ private final class PendingConnect: TimerDelegate {
         code == -EMFILE || code == -ENFILE || code == -ENOBUFS || code == -ENOMEM
     }
 
+    /// The timer holds this object (its delegate) until `finish` closes it.
     func start() {
-        // The timer holds its delegate weakly: this object keeps itself alive
-        // until it is done (without that, the failure was never reported and
-        // the request waited for the connect timeout).
-        _ = Unmanaged.passRetained(self)
         timer.delegate = self
         timer.start(milliseconds: Self.isExhaustion(code) ? Self.retryMilliseconds : 0)
     }
@@ -354,7 +353,5 @@ private final class PendingConnect: TimerDelegate {
             request.deallocate()
         }
         timer.close()
-        // The timer's caller holds its own reference for the rest of this call.
-        Unmanaged.passUnretained(self).release()
     }
 }

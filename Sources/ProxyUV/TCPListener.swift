@@ -31,7 +31,10 @@ public final class TCPListener: TimerDelegate {
     private let socket: Int32
     private let poll: UnsafeMutablePointer<uv_poll_t>
     private let retryTimer: Timer
-    public weak var delegate: TCPListenerDelegate?
+    /// Held strongly (a weak reference would move the delegate's reference
+    /// counts to a side table and slow every retain and release of it, on the
+    /// data path); `close()` clears it, which breaks the cycle.
+    public var delegate: TCPListenerDelegate?
     public private(set) var isClosed = false
     /// True while accepting is paused after a failure.
     public private(set) var isPaused = false

@@ -7,7 +7,10 @@ public protocol TimerDelegate: AnyObject {
 /// A one-shot libuv timer. The owner calls `close()` when done with it.
 public final class Timer {
     private let handle: UnsafeMutablePointer<uv_timer_t>
-    public weak var delegate: TimerDelegate?
+    /// Held strongly (a weak reference would move the delegate's reference
+    /// counts to a side table and slow every retain and release of it, on the
+    /// data path); `close()` clears it, which breaks the cycle.
+    public var delegate: TimerDelegate?
     public private(set) var isArmed = false
 
     public init(loop: EventLoop) {
