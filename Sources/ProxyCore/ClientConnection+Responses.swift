@@ -13,20 +13,20 @@ extension ClientConnection {
             status = health.status
             HeadWriter.writeLocalResponse(status: health.status, reason: health.status == 200 ? "OK" : "Service Unavailable",
                                           body: health.body[...], includeBody: includeBody,
-                                          keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+                                          keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10, into: responseHead)
         case .queueFull:
             status = 503
             HeadWriter.writeLocalResponse(status: 503, reason: "Service Unavailable", body: Self.queueFullBody[...], includeBody: includeBody,
                                           keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                          extraFields: Self.retryAfter, into: &responseHead)
+                                          extraFields: Self.retryAfter, into: responseHead)
         case .metrics:
             status = 200
             let body = server.renderMetrics()
             HeadWriter.writeLocalResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8",
                                           body: body[...], includeBody: includeBody, keepAlive: keepAlive,
-                                          clientIsHTTP10: exchange.clientIsHTTP10, into: &responseHead)
+                                          clientIsHTTP10: exchange.clientIsHTTP10, into: responseHead)
         }
-        stream.write(responseHead)
+        responseHead.withBytes { stream.write($0) }
         localRoute = nil
         if server.config.logProbes || route == .queueFull { recordExchange(status: status, failed: false) }
         timeouts.exchangeEnded(now: now)
@@ -47,8 +47,8 @@ extension ClientConnection {
         if retryAfter { extra.append(contentsOf: Self.retryAfter) }
         HeadWriter.writeLocalResponse(status: status, reason: reason, body: body[...], includeBody: exchange.method != .head,
                                       keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                      extraFields: extra, into: &responseHead)
-        stream.write(responseHead)
+                                      extraFields: extra, into: responseHead)
+        responseHead.withBytes { stream.write($0) }
         exchange.responseStarted = true
         recordExchange(status: status, failed: true, timedOut: timedOut)
         if let upstream {

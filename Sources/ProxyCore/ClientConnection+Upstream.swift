@@ -20,7 +20,7 @@ extension ClientConnection {
         connection.parser.delegate = self
         replayBody.removeAll(keepingCapacity: true)
         exchange.replayable = true
-        connection.stream.write(requestHead)
+        requestHead.withBytes { connection.stream.write($0) }
         if connection.stream.isConnected { connection.stream.startReading() }
         // A retry replaces a connection whose drain the client was waiting for.
         if readingHeldByBackpressure { connection.stream.notifyWhenDrained() }
@@ -74,14 +74,14 @@ extension ClientConnection {
         let head = parser.head
         if head.statusCode < 200 {
             if head.statusCode == 101 && exchange.isUpgrade {
-                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: &responseHead)
-                stream.write(responseHead)
+                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
+                responseHead.withBytes { stream.write($0) }
                 exchange.responseStarted = true
                 exchange.statusCode = 101
             } else if !exchange.clientIsHTTP10 && head.statusCode != 101 {
                 // 100 Continue, 103 Early Hints: relayed as they come.
-                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: &responseHead)
-                stream.write(responseHead)
+                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
+                responseHead.withBytes { stream.write($0) }
             }
             return .asFramed
         }
@@ -93,8 +93,8 @@ extension ClientConnection {
         firstByteNanoseconds = firstByte
         server.metrics.recordFirstByte(method: exchange.method, nanoseconds: firstByte)
         HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                 extraFields: head.contains(.requestID) ? [] : requestIDField, into: &responseHead)
-        stream.write(responseHead)
+                                 extraFields: head.contains(.requestID) ? [] : requestIDField, into: responseHead)
+        responseHead.withBytes { stream.write($0) }
         exchange.responseStarted = true
         return exchange.method == .head ? .none : .asFramed
     }

@@ -58,9 +58,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var pendingInput: [UInt8] = []
     var spareInput: [UInt8] = []
 
-    var requestHead: [UInt8] = []
+    let requestHead = ByteBuffer()
     var replayBody: [UInt8] = []
-    var responseHead: [UInt8] = []
+    let responseHead = ByteBuffer()
     var chunkHeader: [UInt8] = []
     var clientEnded = false
     var upstreamEnded = false
@@ -327,7 +327,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             requestIDField.append("\r\n")
         }
         HeadWriter.writeRequest(head, framing: requestFraming, forwarding: HeadWriter.Forwarding(clientAddress: clientAddress),
-                                extraFields: requestIDField, into: &requestHead)
+                                extraFields: requestIDField, into: requestHead)
         if requestIDField.isEmpty {
             // The client's own id goes back to it too.
             requestIDField.append("X-Request-Id: ")

@@ -18,12 +18,12 @@ public enum HeadWriter {
     /// The request line and fields for the upstream, always HTTP/1.1.
     /// `extraFields` holds complete `Name: value\r\n` lines to add.
     public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
-                                    extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+                                    extraFields: [UInt8] = [], into out: ByteBuffer) {
+        out.removeAll()
         head.bytes.withUnsafeBufferPointer { bytes in
-            append(bytes, head.methodRange, to: &out)
+            append(bytes, head.methodRange, to: out)
             out.append(0x20)
-            append(bytes, head.targetRange, to: &out)
+            append(bytes, head.targetRange, to: out)
             out.append(" HTTP/1.1\r\n")
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
@@ -33,12 +33,12 @@ public enum HeadWriter {
                     // (a per-request deadline), not for the runtime.
                     continue
                 case .upgrade:
-                    if head.isUpgrade { appendField(bytes, field, to: &out) }
+                    if head.isUpgrade { appendField(bytes, field, to: out) }
                     continue
                 default:
                     if head.connectionNamesOtherFields, !field.role.isProtectedFromConnection,
                        HeaderName.isNamedByConnection(head.name(at: index), in: head) { continue }
-                    appendField(bytes, field, to: &out)
+                    appendField(bytes, field, to: out)
                 }
             }
             // HTTP/1.1 requires Host; an HTTP/1.0 request without one gets the
@@ -51,38 +51,38 @@ public enum HeadWriter {
             if head.contains(.forwardedFor) {
                 for index in 0..<head.fieldCount where head.fields[index].role == .forwardedFor {
                     let field = head.fields[index]
-                    append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: &out)
+                    append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: out)
                     out.append(", ")
                 }
             }
-            out.append(contentsOf: forwarding.clientAddress)
+            out.append(forwarding.clientAddress)
             out.append("\r\n")
             if !head.contains(.forwardedProto) {
                 out.append("X-Forwarded-Proto: ")
-                out.append(contentsOf: forwarding.scheme)
+                out.append(forwarding.scheme)
                 out.append("\r\n")
             }
             if !head.contains(.forwardedHost), head.contains(.host) {
                 let host = head.fields[Int(head.firstIndexByRole[Int(FieldRole.host.rawValue)])]
                 out.append("X-Forwarded-Host: ")
-                append(bytes, Int(host.valueStart)..<Int(trimmedEnd(bytes, host)), to: &out)
+                append(bytes, Int(host.valueStart)..<Int(trimmedEnd(bytes, host)), to: out)
                 out.append("\r\n")
             }
         }
-        out.append(contentsOf: extraFields)
+        out.append(extraFields)
         out.append("\r\n")
     }
 
     /// The status line and fields for the client, always `HTTP/1.1`.
     public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
-                                     extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+                                     extraFields: [UInt8] = [], into out: ByteBuffer) {
+        out.removeAll()
         out.append("HTTP/1.1 ")
-        appendStatus(head.statusCode, into: &out)
+        appendStatus(head.statusCode, into: out)
         out.append(0x20)
         let switching = head.statusCode == 101
         head.bytes.withUnsafeBufferPointer { bytes in
-            append(bytes, head.reasonRange, to: &out)
+            append(bytes, head.reasonRange, to: out)
             out.append("\r\n")
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
@@ -90,12 +90,12 @@ public enum HeadWriter {
                 case .hopByHop, .connection, .transferEncoding:
                     continue
                 case .upgrade:
-                    if switching { appendField(bytes, field, to: &out) }
+                    if switching { appendField(bytes, field, to: out) }
                     continue
                 default:
                     if head.connectionNamesOtherFields, !field.role.isProtectedFromConnection,
                        HeaderName.isNamedByConnection(head.name(at: index), in: head) { continue }
-                    appendField(bytes, field, to: &out)
+                    appendField(bytes, field, to: out)
                 }
             }
         }
@@ -103,23 +103,23 @@ public enum HeadWriter {
             out.append("Connection: upgrade\r\n")
         } else if head.statusCode >= 200 {
             if framing == .chunked { out.append("Transfer-Encoding: chunked\r\n") }
-            appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
+            appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: out)
         }
-        out.append(contentsOf: extraFields)
+        out.append(extraFields)
         out.append("\r\n")
     }
 
     @inline(__always)
-    private static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range]))
+    private static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, to out: ByteBuffer) {
+        out.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[range]))
     }
 
     /// `Name: value\r\n` with the value's trailing white space trimmed.
     @inline(__always)
-    private static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field, to out: inout [UInt8]) {
-        append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: &out)
+    private static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field, to out: ByteBuffer) {
+        append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: out)
         out.append(": ")
-        append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: &out)
+        append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: out)
         out.append("\r\n")
     }
 
@@ -133,26 +133,26 @@ public enum HeadWriter {
     /// A complete small response made by the proxy itself (errors, local routes).
     public static func writeLocalResponse(status: Int, reason: StaticString, contentType: StaticString = "text/plain; charset=utf-8",
                                           body: ArraySlice<UInt8>, includeBody: Bool = true, keepAlive: Bool, clientIsHTTP10: Bool,
-                                          extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+                                          extraFields: [UInt8] = [], into out: ByteBuffer) {
+        out.removeAll()
         out.append("HTTP/1.1 ")
-        appendStatus(status, into: &out)
+        appendStatus(status, into: out)
         out.append(0x20)
-        reason.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(reason)
         out.append("\r\nContent-Type: ")
-        contentType.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentType)
         out.append("\r\nContent-Length: ")
-        appendDecimal(body.count, into: &out)
+        appendDecimal(body.count, into: out)
         out.append("\r\n")
-        appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: &out)
-        out.append(contentsOf: extraFields)
+        appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: out)
+        out.append(extraFields)
         out.append("\r\n")
-        if includeBody { out.append(contentsOf: body) }
+        if includeBody { out.append(body) }
     }
 
     /// This hop's `Connection`: `close` when it ends, `keep-alive` where
     /// HTTP/1.0 needs it said, nothing where HTTP/1.1 implies it.
-    private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: inout [UInt8]) {
+    private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: ByteBuffer) {
         if !keepAlive {
             out.append("Connection: close\r\n")
         } else if clientIsHTTP10 {
@@ -160,15 +160,52 @@ public enum HeadWriter {
         }
     }
 
-    static func appendStatus(_ status: Int, into out: inout [UInt8]) {
+    static func appendStatus(_ status: Int, into out: ByteBuffer) {
         let clamped = min(max(status, 100), 999)
         out.append(UInt8(0x30 + clamped / 100))
         out.append(UInt8(0x30 + clamped / 10 % 10))
         out.append(UInt8(0x30 + clamped % 10))
     }
 
+    public static func appendDecimal(_ value: Int, into out: ByteBuffer) {
+        if value >= 10 { appendDecimal(value / 10, into: out) }
+        out.append(UInt8(0x30 + value % 10))
+    }
+
     public static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
         if value >= 10 { appendDecimal(value / 10, into: &out) }
         out.append(UInt8(0x30 + value % 10))
+    }
+}
+
+// The same into arrays: for tests and the fuzzers, which compare bytes.
+extension HeadWriter {
+    public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
+                                    extraFields: [UInt8] = [], into out: inout [UInt8]) {
+        let buffer = ByteBuffer()
+        writeRequest(head, framing: framing, forwarding: forwarding, extraFields: extraFields, into: buffer)
+        out = buffer.array
+    }
+
+    public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
+                                     extraFields: [UInt8] = [], into out: inout [UInt8]) {
+        let buffer = ByteBuffer()
+        writeResponse(head, framing: framing, keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, extraFields: extraFields, into: buffer)
+        out = buffer.array
+    }
+
+    public static func writeLocalResponse(status: Int, reason: StaticString, contentType: StaticString = "text/plain; charset=utf-8",
+                                          body: ArraySlice<UInt8>, includeBody: Bool = true, keepAlive: Bool, clientIsHTTP10: Bool,
+                                          extraFields: [UInt8] = [], into out: inout [UInt8]) {
+        let buffer = ByteBuffer()
+        writeLocalResponse(status: status, reason: reason, contentType: contentType, body: body, includeBody: includeBody,
+                           keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, extraFields: extraFields, into: buffer)
+        out = buffer.array
+    }
+
+    static func appendStatus(_ status: Int, into out: inout [UInt8]) {
+        let buffer = ByteBuffer()
+        appendStatus(status, into: buffer)
+        out += buffer.array
     }
 }
