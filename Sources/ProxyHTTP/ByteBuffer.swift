@@ -74,6 +74,10 @@ public final class ByteBuffer {
         try body(UnsafeRawBufferPointer(start: base, count: count).bytes)
     }
 
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// A copy of the bytes (tests, rare paths).
     public var array: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
 }

@@ -54,6 +54,8 @@ public final class HTTPParser {
     private var interimResponses = 0
     private var fieldStart: Int32 = 0
     private var pendingField: MessageHead.Field?
+    /// The head's bytes as they arrive, copied into `head.bytes` once complete.
+    private let headBytes = ByteBuffer()
 
     /// The llhttp version compiled in (`8.1.0`).
     public static let llhttpVersion = "\(LLHTTP_VERSION_MAJOR).\(LLHTTP_VERSION_MINOR).\(LLHTTP_VERSION_PATCH)"
@@ -90,6 +92,7 @@ public final class HTTPParser {
     public func reset() {
         llhttp_reset(state)
         head.reset()
+        headBytes.removeAll()
         isReadingHead = false
         isInMessage = false
         inTrailers = false
@@ -101,6 +104,9 @@ public final class HTTPParser {
     public var needsEndOfStream: Bool { llhttp_message_needs_eof(state) == 1 }
 
     private func outcome(_ result: llhttp_errno_t, start: UnsafePointer<CChar>?) -> ParseOutcome {
+        // A head still incomplete (more to come, or cut short by an error)
+        // is readable as far as it goes: the access log reads its target.
+        if isReadingHead { copyHeadBytes() }
         switch result {
         case HPE_OK:
             return .consumedAll
@@ -115,6 +121,13 @@ public final class HTTPParser {
         }
     }
 
+    /// The head's bytes into `head.bytes`: one copy per head, not one per callback.
+    private func copyHeadBytes() {
+        guard head.bytes.count != headBytes.count else { return }
+        head.bytes.removeAll(keepingCapacity: true)
+        headBytes.withUnsafeBytes { head.bytes.append(contentsOf: $0) }
+    }
+
     private func consumedCount(from start: UnsafePointer<CChar>?) -> Int {
         guard let start, let position = llhttp_get_error_pos(state) else { return 0 }
         return position - start
@@ -124,6 +137,7 @@ public final class HTTPParser {
 
     fileprivate func messageDidBegin() {
         head.reset()
+        headBytes.removeAll()
         isReadingHead = true
         isInMessage = true
         inTrailers = false
@@ -131,8 +145,8 @@ public final class HTTPParser {
     }
 
     fileprivate func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        head.bytes.append(contentsOf: bytes)
-        if head.bytes.count > limits.maxHeaderBytes + limits.maxTargetBytes {
+        headBytes.append(bytes)
+        if headBytes.count > limits.maxHeaderBytes + limits.maxTargetBytes {
             limitError = ParseError(kind: .headersTooLarge, reason: "header section larger than \(limits.maxHeaderBytes) bytes")
             return false
         }
@@ -140,44 +154,44 @@ public final class HTTPParser {
     }
 
     fileprivate func didReceiveMethod(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        let start = head.methodRange.isEmpty ? head.bytes.count : head.methodRange.lowerBound
+        let start = head.methodRange.isEmpty ? headBytes.count : head.methodRange.lowerBound
         guard append(bytes) else { return -1 }
-        head.methodRange = start..<head.bytes.count
+        head.methodRange = start..<headBytes.count
         return 0
     }
 
     fileprivate func didReceiveTarget(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        let start = head.targetRange.isEmpty ? head.bytes.count : head.targetRange.lowerBound
-        if head.bytes.count - start + bytes.count > limits.maxTargetBytes {
+        let start = head.targetRange.isEmpty ? headBytes.count : head.targetRange.lowerBound
+        if headBytes.count - start + bytes.count > limits.maxTargetBytes {
             limitError = ParseError(kind: .targetTooLong, reason: "request target longer than \(limits.maxTargetBytes) bytes")
             return -1
         }
         guard append(bytes) else { return -1 }
-        head.targetRange = start..<head.bytes.count
+        head.targetRange = start..<headBytes.count
         return 0
     }
 
     fileprivate func didReceiveReason(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        let start = head.reasonRange.isEmpty ? head.bytes.count : head.reasonRange.lowerBound
+        let start = head.reasonRange.isEmpty ? headBytes.count : head.reasonRange.lowerBound
         guard append(bytes) else { return -1 }
-        head.reasonRange = start..<head.bytes.count
+        head.reasonRange = start..<headBytes.count
         return 0
     }
 
     fileprivate func didReceiveFieldName(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if inTrailers { return 0 }
         if pendingField == nil {
-            let at = Int32(head.bytes.count)
+            let at = Int32(headBytes.count)
             pendingField = MessageHead.Field(nameStart: at, nameEnd: at, valueStart: at, valueEnd: at)
         }
         guard append(bytes) else { return -1 }
-        pendingField!.nameEnd = Int32(head.bytes.count)
+        pendingField!.nameEnd = Int32(headBytes.count)
         return 0
     }
 
     fileprivate func didCompleteFieldName() -> Int32 {
         if inTrailers { return 0 }
-        let at = Int32(head.bytes.count)
+        let at = Int32(headBytes.count)
         pendingField?.valueStart = at
         pendingField?.valueEnd = at
         return 0
@@ -186,14 +200,15 @@ public final class HTTPParser {
     fileprivate func didReceiveFieldValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if inTrailers { return 0 }
         guard append(bytes) else { return -1 }
-        pendingField?.valueEnd = Int32(head.bytes.count)
+        pendingField?.valueEnd = Int32(headBytes.count)
         return 0
     }
 
     fileprivate func didCompleteFieldValue() -> Int32 {
         if inTrailers { return 0 }
         if let field = pendingField {
-            guard head.addField(field) else {
+            let valid = headBytes.withUnsafeBytes { head.addField(field, in: $0) }
+            guard valid else {
                 limitError = ParseError(kind: .malformed, reason: "invalid header field name")
                 return -1
             }
@@ -203,7 +218,7 @@ public final class HTTPParser {
             limitError = ParseError(kind: .headersTooLarge, reason: "more than \(limits.maxHeaderCount) header fields")
             return -1
         }
-        if head.bytes.count - head.targetRange.count > limits.maxHeaderBytes {
+        if headBytes.count - head.targetRange.count > limits.maxHeaderBytes {
             limitError = ParseError(kind: .headersTooLarge, reason: "header section larger than \(limits.maxHeaderBytes) bytes")
             return -1
         }
@@ -211,6 +226,8 @@ public final class HTTPParser {
     }
 
     fileprivate func didCompleteHead() -> Int32 {
+        copyHeadBytes()
+        head.noteConnectionTokens()
         head.versionMajor = llhttp_get_http_major(state)
         head.versionMinor = llhttp_get_http_minor(state)
         head.statusCode = Int(llhttp_get_status_code(state))

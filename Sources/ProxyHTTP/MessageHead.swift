@@ -52,23 +52,25 @@ public struct MessageHead {
     /// Records a completed field: its role, and where each role first
     /// appears. False if its name is not a token (RFC 9112 5.1: white space
     /// before the colon, an empty name): such a request must be refused.
-    mutating func addField(_ field: Field) -> Bool {
+    /// `bytes` are the head's bytes so far (the parser's, not yet `self.bytes`).
+    mutating func addField(_ field: Field, in bytes: UnsafeRawBufferPointer) -> Bool {
         var field = field
-        let role: FieldRole? = bytes.withUnsafeBufferPointer {
-            let name = UnsafeBufferPointer(rebasing: $0[Int(field.nameStart)..<Int(field.nameEnd)])
-            return FieldRole.isValidName(name) ? FieldRole.of(name) : nil
-        }
-        guard let role else { return false }
-        field.role = role
+        let name = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[Int(field.nameStart)..<Int(field.nameEnd)])
+        guard FieldRole.isValidName(name) else { return false }
+        field.role = FieldRole.of(name)
         if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fields.count) }
         fields.append(field)
-        if field.role == .connection {
-            let value = self.value(at: fields.count - 1)
-            for token in value.split(separator: UInt8(ascii: ",")) where FieldRole.isOrdinaryToken(HeaderName.trimmed(token)) {
+        return true
+    }
+
+    /// Sets `connectionNamesOtherFields` once the head's bytes are in `bytes`.
+    mutating func noteConnectionTokens() {
+        guard firstIndexByRole[Int(FieldRole.connection.rawValue)] >= 0 else { return }
+        for index in fields.indices where fields[index].role == .connection {
+            for token in value(at: index).split(separator: UInt8(ascii: ",")) where FieldRole.isOrdinaryToken(HeaderName.trimmed(token)) {
                 connectionNamesOtherFields = true
             }
         }
-        return true
     }
 
     /// Every `Transfer-Encoding` value is exactly `chunked` (one coding the
