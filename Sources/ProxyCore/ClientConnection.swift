@@ -312,13 +312,16 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         closeAfterResponse = false
         requestFraming = BodyFraming.forRequest(head)
         localRoute = server.localRoute(for: head, onAdminPort: isAdmin)
-        requestID.removeAll(keepingCapacity: true)
-        if localRoute != nil || head.method == .connect { return .asFramed }
+        if localRoute != nil || head.method == .connect {
+            requestID.removeAll(keepingCapacity: true)
+            return .asFramed
+        }
         if let shorter = RequestTimeoutHeader.milliseconds(in: head) {
             timeouts.headCompleted(now: now, requestTimeout: shorter)
         }
         requestIDField.removeAll(keepingCapacity: true)
         if let sent = head.firstValue(of: .requestID), RequestIDGenerator.isUsable(sent) {
+            requestID.removeAll(keepingCapacity: true)
             requestID.append(contentsOf: sent)
         } else {
             server.requestIDs.generate(into: &requestID)

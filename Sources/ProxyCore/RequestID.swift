@@ -16,20 +16,25 @@ struct RequestIDGenerator {
         return mixed ^ (mixed >> 31)
     }
 
-    /// Replaces `out` with a new id.
+    /// Replaces `out` with a new id: 32 lower-case hex digits, written in
+    /// place (no append per digit).
     mutating func generate(into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        appendHex(next(), to: &out)
-        appendHex(next(), to: &out)
-    }
-
-    private func appendHex(_ word: UInt64, to out: inout [UInt8]) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            out.append(Self.hex[Int((word >> UInt64(shift)) & 0xF)])
+        let high = next(), low = next()
+        if out.count != 32 { out = [UInt8](repeating: 0, count: 32) }
+        out.withUnsafeMutableBufferPointer { digits in
+            for index in 0..<16 {
+                let shift = UInt64(60 - 4 * index)
+                digits[index] = Self.hexDigit(high >> shift)
+                digits[16 + index] = Self.hexDigit(low >> shift)
+            }
         }
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    private static func hexDigit(_ value: UInt64) -> UInt8 {
+        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+        return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+    }
 
     /// A client-sent id is kept if it is 1 to 200 visible ASCII characters.
     static func isUsable(_ value: ArraySlice<UInt8>) -> Bool {

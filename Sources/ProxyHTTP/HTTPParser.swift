@@ -329,8 +329,11 @@ public final class HTTPParser {
 
 // MARK: - C trampolines: recover the parser, call one method.
 
-private func parser(_ state: UnsafeMutablePointer<llhttp_t>?) -> HTTPParser {
-    Unmanaged<HTTPParser>.fromOpaque(state!.pointee.data).takeUnretainedValue()
+/// Calls `body` with the parser, without a retain and release around each
+/// callback (the parser is alive: it is running `llhttp_execute`).
+@inline(__always)
+private func parser<R>(_ state: UnsafeMutablePointer<llhttp_t>?, _ body: (HTTPParser) -> R) -> R {
+    Unmanaged<HTTPParser>.fromOpaque(state!.pointee.data)._withUnsafeGuaranteedRef(body)
 }
 
 private func raw(_ at: UnsafePointer<CChar>?, _ length: Int) -> UnsafeRawBufferPointer {
@@ -341,16 +344,16 @@ private func raw(_ at: UnsafePointer<CChar>?, _ length: Int) -> UnsafeRawBufferP
 nonisolated(unsafe) private let parserSettings: UnsafeMutablePointer<llhttp_settings_t> = {
     let settings = UnsafeMutablePointer<llhttp_settings_t>.allocate(capacity: 1)
     llhttp_settings_init(settings)
-    settings.pointee.on_message_begin = { parser($0).messageDidBegin(); return 0 }
-    settings.pointee.on_method = { parser($0).didReceiveMethod(raw($1, $2)) }
-    settings.pointee.on_url = { parser($0).didReceiveTarget(raw($1, $2)) }
-    settings.pointee.on_status = { parser($0).didReceiveReason(raw($1, $2)) }
-    settings.pointee.on_header_field = { parser($0).didReceiveFieldName(raw($1, $2)) }
-    settings.pointee.on_header_field_complete = { parser($0).didCompleteFieldName() }
-    settings.pointee.on_header_value = { parser($0).didReceiveFieldValue(raw($1, $2)) }
-    settings.pointee.on_header_value_complete = { parser($0).didCompleteFieldValue() }
-    settings.pointee.on_headers_complete = { parser($0).didCompleteHead() }
-    settings.pointee.on_body = { parser($0).didReceiveBody(raw($1, $2)) }
-    settings.pointee.on_message_complete = { parser($0).didCompleteMessage() }
+    settings.pointee.on_message_begin = { state in parser(state) { $0.messageDidBegin() }; return 0 }
+    settings.pointee.on_method = { state, at, length in parser(state) { $0.didReceiveMethod(raw(at, length)) } }
+    settings.pointee.on_url = { state, at, length in parser(state) { $0.didReceiveTarget(raw(at, length)) } }
+    settings.pointee.on_status = { state, at, length in parser(state) { $0.didReceiveReason(raw(at, length)) } }
+    settings.pointee.on_header_field = { state, at, length in parser(state) { $0.didReceiveFieldName(raw(at, length)) } }
+    settings.pointee.on_header_field_complete = { state in parser(state) { $0.didCompleteFieldName() } }
+    settings.pointee.on_header_value = { state, at, length in parser(state) { $0.didReceiveFieldValue(raw(at, length)) } }
+    settings.pointee.on_header_value_complete = { state in parser(state) { $0.didCompleteFieldValue() } }
+    settings.pointee.on_headers_complete = { state in parser(state) { $0.didCompleteHead() } }
+    settings.pointee.on_body = { state, at, length in parser(state) { $0.didReceiveBody(raw(at, length)) } }
+    settings.pointee.on_message_complete = { state in parser(state) { $0.didCompleteMessage() } }
     return settings
 }()

@@ -67,8 +67,15 @@ public struct MessageHead {
     mutating func noteConnectionTokens() {
         guard firstIndexByRole[Int(FieldRole.connection.rawValue)] >= 0 else { return }
         for index in fields.indices where fields[index].role == .connection {
-            for token in value(at: index).split(separator: UInt8(ascii: ",")) where FieldRole.isOrdinaryToken(HeaderName.trimmed(token)) {
-                connectionNamesOtherFields = true
+            // Comma-separated tokens, walked in place (no array of slices).
+            let value = self.value(at: index)
+            var tokenStart = value.startIndex
+            for position in value.startIndex...value.endIndex where position == value.endIndex || value[position] == UInt8(ascii: ",") {
+                if FieldRole.isOrdinaryToken(HeaderName.trimmed(value[tokenStart..<position])) {
+                    connectionNamesOtherFields = true
+                    return
+                }
+                tokenStart = position + 1
             }
         }
     }
