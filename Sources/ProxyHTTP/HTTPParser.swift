@@ -44,7 +44,7 @@ public final class HTTPParser {
     /// is done with the parser, which breaks the cycle.
     public var delegate: HTTPParserDelegate?
 
-    public private(set) var head = MessageHead()
+    public let head = MessageHead()
     /// True from the first byte of a message until its head is complete.
     public private(set) var isReadingHead = false
     /// True between the first byte of a message and its end.

@@ -1,7 +1,12 @@
 /// The head of one HTTP message as it arrived: request line or status line
 /// and header fields, kept as byte ranges into one reused byte array. Nothing
 /// is turned into a String on the data path.
-public struct MessageHead {
+///
+/// A class: each parser owns one and reuses it for every message, so a
+/// reference to it is only good until the parser starts the next message
+/// (read what you need in the callback). Handing it around costs one
+/// reference count, not a copy of three arrays.
+public final class MessageHead {
     struct Field {
         var nameStart: Int32, nameEnd: Int32, valueStart: Int32, valueEnd: Int32
         var role = FieldRole.ordinary
@@ -33,7 +38,7 @@ public struct MessageHead {
 
     init() {}
 
-    mutating func reset() {
+    func reset() {
         bytes.removeAll(keepingCapacity: true)
         fields.removeAll(keepingCapacity: true)
         methodRange = 0..<0
@@ -53,7 +58,7 @@ public struct MessageHead {
     /// appears. False if its name is not a token (RFC 9112 5.1: white space
     /// before the colon, an empty name): such a request must be refused.
     /// `bytes` are the head's bytes so far (the parser's, not yet `self.bytes`).
-    mutating func addField(_ field: Field, in bytes: UnsafeRawBufferPointer) -> Bool {
+    func addField(_ field: Field, in bytes: UnsafeRawBufferPointer) -> Bool {
         var field = field
         let name = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[Int(field.nameStart)..<Int(field.nameEnd)])
         guard FieldRole.isValidName(name) else { return false }
@@ -64,7 +69,7 @@ public struct MessageHead {
     }
 
     /// Sets `connectionNamesOtherFields` once the head's bytes are in `bytes`.
-    mutating func noteConnectionTokens() {
+    func noteConnectionTokens() {
         guard firstIndexByRole[Int(FieldRole.connection.rawValue)] >= 0 else { return }
         for index in fields.indices where fields[index].role == .connection {
             // Comma-separated tokens, walked in place (no array of slices).
