@@ -56,6 +56,8 @@ public final class HTTPParser {
     private var pendingField: MessageHead.Field?
     /// The head's bytes as they arrive, copied into `head.bytes` once complete.
     private let headBytes = ByteBuffer()
+    /// How many of `headBytes` are in `head.bytes` (-1: none of this message's).
+    private var copiedHeadBytes = -1
 
     /// The llhttp version compiled in (`8.1.0`).
     public static let llhttpVersion = "\(LLHTTP_VERSION_MAJOR).\(LLHTTP_VERSION_MINOR).\(LLHTTP_VERSION_PATCH)"
@@ -93,6 +95,7 @@ public final class HTTPParser {
         llhttp_reset(state)
         head.reset()
         headBytes.removeAll()
+        copiedHeadBytes = -1
         isReadingHead = false
         isInMessage = false
         inTrailers = false
@@ -123,7 +126,8 @@ public final class HTTPParser {
 
     /// The head's bytes into `head.bytes`: one copy per head, not one per callback.
     private func copyHeadBytes() {
-        guard head.bytes.count != headBytes.count else { return }
+        guard copiedHeadBytes != headBytes.count else { return }
+        copiedHeadBytes = headBytes.count
         head.bytes.removeAll(keepingCapacity: true)
         headBytes.withUnsafeBytes { head.bytes.append(contentsOf: $0) }
     }
@@ -138,6 +142,7 @@ public final class HTTPParser {
     fileprivate func messageDidBegin() {
         head.reset()
         headBytes.removeAll()
+        copiedHeadBytes = -1
         isReadingHead = true
         isInMessage = true
         inTrailers = false
@@ -214,7 +219,7 @@ public final class HTTPParser {
             }
             pendingField = nil
         }
-        if head.fields.count > limits.maxHeaderCount {
+        if head.fieldCount > limits.maxHeaderCount {
             limitError = ParseError(kind: .headersTooLarge, reason: "more than \(limits.maxHeaderCount) header fields")
             return -1
         }

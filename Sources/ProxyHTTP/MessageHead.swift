@@ -14,7 +14,11 @@ public final class MessageHead {
 
     /// Method, target, reason phrase, field names and values, back to back.
     public internal(set) var bytes: [UInt8] = []
+    /// The fields are the first `fieldCount` slots; the array keeps its
+    /// length from message to message and slots are overwritten
+    /// (`removeAll(keepingCapacity:)` cost some 200 instructions a message).
     var fields: [Field] = []
+    public private(set) var fieldCount = 0
     var methodRange: Range<Int> = 0..<0
     var targetRange: Range<Int> = 0..<0
     var reasonRange: Range<Int> = 0..<0
@@ -39,8 +43,8 @@ public final class MessageHead {
     init() {}
 
     func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        fields.removeAll(keepingCapacity: true)
+        // `bytes` is replaced when the next head is complete.
+        fieldCount = 0
         methodRange = 0..<0
         targetRange = 0..<0
         reasonRange = 0..<0
@@ -63,15 +67,16 @@ public final class MessageHead {
         let name = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[Int(field.nameStart)..<Int(field.nameEnd)])
         guard FieldRole.isValidName(name) else { return false }
         field.role = FieldRole.of(name)
-        if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fields.count) }
-        fields.append(field)
+        if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fieldCount) }
+        if fieldCount < fields.count { fields[fieldCount] = field } else { fields.append(field) }
+        fieldCount += 1
         return true
     }
 
     /// Sets `connectionNamesOtherFields` once the head's bytes are in `bytes`.
     func noteConnectionTokens() {
         guard firstIndexByRole[Int(FieldRole.connection.rawValue)] >= 0 else { return }
-        for index in fields.indices where fields[index].role == .connection {
+        for index in 0..<fieldCount where fields[index].role == .connection {
             // Comma-separated tokens, walked in place (no array of slices).
             let value = self.value(at: index)
             var tokenStart = value.startIndex
@@ -89,7 +94,7 @@ public final class MessageHead {
     /// proxy can re-frame; any other would be lost when it re-chunks).
     var transferCodingIsOnlyChunked: Bool {
         var codings = 0
-        for index in fields.indices where fields[index].role == .transferEncoding {
+        for index in 0..<fieldCount where fields[index].role == .transferEncoding {
             for token in value(at: index).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
                 codings += 1
                 if !HeaderName.equals(HeaderName.trimmed(token), "chunked") { return false }
@@ -108,7 +113,6 @@ public final class MessageHead {
 
     public func contains(_ role: FieldRole) -> Bool { firstIndexByRole[Int(role.rawValue)] >= 0 }
 
-    public var fieldCount: Int { fields.count }
     public var methodBytes: ArraySlice<UInt8> { bytes[methodRange] }
     public var target: ArraySlice<UInt8> { bytes[targetRange] }
     public var reasonPhrase: ArraySlice<UInt8> { bytes[reasonRange] }
@@ -132,7 +136,7 @@ public final class MessageHead {
 
     /// The first value of the field `name` (lower-case ASCII), if present.
     public func firstValue(of name: StaticString) -> ArraySlice<UInt8>? {
-        for index in fields.indices where HeaderName.equals(self.name(at: index), name) {
+        for index in 0..<fieldCount where HeaderName.equals(self.name(at: index), name) {
             return value(at: index)
         }
         return nil
