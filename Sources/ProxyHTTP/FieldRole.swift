@@ -80,13 +80,18 @@ extension FieldRole {
         return true
     }
 
-    /// tchar: `!#$%&'*+-.^_`|~`, digits and letters, as two 64-bit masks
-    /// (bytes 0-63 and 64-127): one shift and test per byte.
+    /// tchar: `!#$%&'*+-.^_`|~`, digits and letters. One load per byte from
+    /// a constant table ("1" = tchar) for bytes 0-127.
     @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        let mask: UInt64 = byte < 64 ? 0x03FF_6CFA_0000_0000 : (byte < 128 ? 0x57FF_FFFF_C7FF_FFFE : 0)
-        return (mask >> UInt64(byte & 63)) & 1 == 1
-    }}
+        byte < 128 && tokenTable.utf8Start[Int(byte)] == UInt8(ascii: "1")
+    }
+
+    /// Bytes 0-63, then 64-127.
+    private static var tokenTable: StaticString {
+        "00000000000000000000000000000000010111110011011011111111110000000111111111111111111111111110001111111111111111111111111111101010"
+    }
+}
 
 extension FieldRole {
     /// Fields a `Connection` token may not remove: the message's framing and
