@@ -53,7 +53,11 @@ public final class HTTPParser {
     private var limitError: ParseError?
     private var interimResponses = 0
     private var fieldStart: Int32 = 0
-    private var pendingField: MessageHead.Field?
+    /// The field being received, and how far (no callback marks the end of
+    /// a name: the first value byte, or the end of the field, does).
+    private var pendingField = MessageHead.Field(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0)
+    private var pendingFieldStage = FieldStage.none
+    private enum FieldStage { case none, name, value }
     /// The head's bytes as they arrive, copied into `head.bytes` once complete.
     private let headBytes = ByteBuffer()
     /// How many of `headBytes` are in `head.bytes` (-1: none of this message's).
@@ -146,7 +150,7 @@ public final class HTTPParser {
         isReadingHead = true
         isInMessage = true
         inTrailers = false
-        pendingField = nil
+        pendingFieldStage = .none
     }
 
     fileprivate func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -185,39 +189,41 @@ public final class HTTPParser {
 
     fileprivate func didReceiveFieldName(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if inTrailers { return 0 }
-        if pendingField == nil {
+        if pendingFieldStage != .name {
             let at = Int32(headBytes.count)
             pendingField = MessageHead.Field(nameStart: at, nameEnd: at, valueStart: at, valueEnd: at)
+            pendingFieldStage = .name
         }
         guard append(bytes) else { return -1 }
-        pendingField!.nameEnd = Int32(headBytes.count)
-        return 0
-    }
-
-    fileprivate func didCompleteFieldName() -> Int32 {
-        if inTrailers { return 0 }
-        let at = Int32(headBytes.count)
-        pendingField?.valueStart = at
-        pendingField?.valueEnd = at
+        pendingField.nameEnd = Int32(headBytes.count)
         return 0
     }
 
     fileprivate func didReceiveFieldValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         if inTrailers { return 0 }
+        if pendingFieldStage != .value {
+            pendingField.valueStart = Int32(headBytes.count)
+            pendingFieldStage = .value
+        }
         guard append(bytes) else { return -1 }
-        pendingField?.valueEnd = Int32(headBytes.count)
+        pendingField.valueEnd = Int32(headBytes.count)
         return 0
     }
 
     fileprivate func didCompleteFieldValue() -> Int32 {
         if inTrailers { return 0 }
-        if let field = pendingField {
-            let valid = headBytes.withUnsafeBytes { head.addField(field, in: $0) }
+        if pendingFieldStage == .name {
+            // An empty value: no value callback came.
+            pendingField.valueStart = Int32(headBytes.count)
+            pendingField.valueEnd = pendingField.valueStart
+        }
+        if pendingFieldStage != .none {
+            pendingFieldStage = .none
+            let valid = headBytes.withUnsafeBytes { head.addField(pendingField, in: $0) }
             guard valid else {
                 limitError = ParseError(kind: .malformed, reason: "invalid header field name")
                 return -1
             }
-            pendingField = nil
         }
         if head.fieldCount > limits.maxHeaderCount {
             limitError = ParseError(kind: .headersTooLarge, reason: "more than \(limits.maxHeaderCount) header fields")
@@ -354,7 +360,6 @@ nonisolated(unsafe) private let parserSettings: UnsafeMutablePointer<llhttp_sett
     settings.pointee.on_url = { state, at, length in parser(state) { $0.didReceiveTarget(raw(at, length)) } }
     settings.pointee.on_status = { state, at, length in parser(state) { $0.didReceiveReason(raw(at, length)) } }
     settings.pointee.on_header_field = { state, at, length in parser(state) { $0.didReceiveFieldName(raw(at, length)) } }
-    settings.pointee.on_header_field_complete = { state in parser(state) { $0.didCompleteFieldName() } }
     settings.pointee.on_header_value = { state, at, length in parser(state) { $0.didReceiveFieldValue(raw(at, length)) } }
     settings.pointee.on_header_value_complete = { state in parser(state) { $0.didCompleteFieldValue() } }
     settings.pointee.on_headers_complete = { state in parser(state) { $0.didCompleteHead() } }
