@@ -102,6 +102,8 @@ final class RequestDriver: HTTPParserDelegate {
     }
 
     func end() {
+        // The parser holds its delegate strongly (as in the proxy): let go.
+        defer { parser.delegate = nil }
         if let upgradeTail { log.append(.upgraded(tail: upgradeTail)) }
         if stopped { return }
         // A request cut short: what went upstream must not hold a complete one.

@@ -111,6 +111,8 @@ final class ResponseDriver: HTTPParserDelegate {
     }
 
     func end() {
+        // The parser holds its delegate strongly (as in the proxy): let go.
+        defer { parser.delegate = nil }
         if let upgradeTail { log.append(.upgraded(tail: upgradeTail)) }
         if stopped { return }
         if proxyLike && pausedAtEnd {
