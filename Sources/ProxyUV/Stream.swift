@@ -155,10 +155,46 @@ public final class Stream {
     /// Bytes queued and not yet accepted by the kernel.
     public var queuedByteCount: Int { staged.count + inFlight.count }
 
+    /// Writes at least this large go to the kernel at once, with what is
+    /// staged before them in the same `writev`, instead of being copied into
+    /// the queue first: a body relayed in 64 KiB reads mostly goes straight
+    /// from the read buffer to the socket, and the queue keeps only what the
+    /// kernel did not take. Smaller writes are staged and leave together
+    /// once per loop turn.
+    static let directWriteThreshold = 8 * 1024
+
     public func write(_ bytes: RawSpan) {
         guard !isClosed, !closeRequested else { return }
-        bytes.withUnsafeBytes { staged.append($0) }
+        bytes.withUnsafeBytes { raw in
+            if raw.count >= Self.directWriteThreshold, isConnected, inFlight.isEmpty {
+                writeNow(raw)
+            } else {
+                staged.append(raw)
+            }
+        }
         scheduleFlush()
+    }
+
+    /// Staged bytes and then `raw` in one `uv_try_write`; what is left is
+    /// staged. Errors and progress are reported by the next flush, never
+    /// from inside `write` (the caller is in the middle of its own work).
+    private func writeNow(_ raw: UnsafeRawBufferPointer) {
+        let stagedCount = staged.count
+        let written = withUnsafeTemporaryAllocation(of: uv_buf_t.self, capacity: 2) { buffers -> Int in
+            var count = 0
+            if stagedCount > 0 {
+                buffers[0] = uv_buf_init(UnsafeMutableRawPointer(mutating: staged.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                         UInt32(stagedCount))
+                count = 1
+            }
+            buffers[count] = uv_buf_init(UnsafeMutableRawPointer(mutating: raw.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                         UInt32(raw.count))
+            return Int(uv_try_write(rawStream, buffers.baseAddress, UInt32(count + 1)))
+        }
+        let sent = max(written, 0)
+        staged.consume(min(sent, stagedCount))
+        let sentOfRaw = max(sent - stagedCount, 0)
+        if sentOfRaw < raw.count { staged.append(UnsafeRawBufferPointer(rebasing: raw[sentOfRaw...])) }
     }
 
     public func write(_ bytes: [UInt8]) {
