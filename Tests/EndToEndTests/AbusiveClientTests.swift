@@ -145,7 +145,8 @@ import Glibc
         let served = Result { try waitingClient.readResponse() }
         #expect((try? served.get())?.status == 200, "\(served)")
         // Readiness: the proxy has closed the connections it held.
-        #expect(waitUntil { openDescriptors(of: pid) < 32 })
+        // (Pooled upstream connections close after the upstream idle timeout, 4 s.)
+        #expect(waitUntil(timeout: 20) { openDescriptors(of: pid) < 32 }, "\(openDescriptors(of: pid)) descriptors still open")
         let after = try RawClient(port: port, receiveTimeout: 10)
         try after.send("GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try after.readResponse().status == 201)
