@@ -66,7 +66,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var upstreamEnded = false
     var lingerQueued = 0
 
-    let clientAddress: [UInt8]
+    /// What the proxy adds about this client to each request (made once).
+    let forwarding: HeadWriter.Forwarding
     let remoteDescription: String
     /// Accepted on the admin port: only the proxy's own routes are served.
     let isAdmin: Bool
@@ -79,7 +80,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         timer = Timer(loop: server.loop)
         timeouts = ClientTimeouts(durations: server.timeoutDurations, now: server.loop.nowMilliseconds)
         let peer = stream.peerAddress()
-        clientAddress = Array((peer?.host ?? "unknown").utf8)
+        forwarding = HeadWriter.Forwarding(clientAddress: Array((peer?.host ?? "unknown").utf8))
         remoteDescription = peer.map { $0.host.contains(":") ? "[\($0.host)]:\($0.port)" : "\($0.host):\($0.port)" } ?? "unknown"
         parser.delegate = self
         stream.delegate = self
@@ -329,7 +330,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             requestIDField.append(contentsOf: requestID)
             requestIDField.append("\r\n")
         }
-        HeadWriter.writeRequest(head, framing: requestFraming, forwarding: HeadWriter.Forwarding(clientAddress: clientAddress),
+        HeadWriter.writeRequest(head, framing: requestFraming, forwarding: forwarding,
                                 extraFields: requestIDField, into: requestHead)
         if requestIDField.isEmpty {
             // The client's own id goes back to it too.

@@ -132,8 +132,7 @@ public final class HTTPParser {
     private func copyHeadBytes() {
         guard copiedHeadBytes != headBytes.count else { return }
         copiedHeadBytes = headBytes.count
-        head.bytes.removeAll(keepingCapacity: true)
-        headBytes.withUnsafeBytes { head.bytes.append(contentsOf: $0) }
+        headBytes.withUnsafeBytes { head.bytes.replaceSubrange(head.bytes.startIndex..<head.bytes.endIndex, with: $0) }
     }
 
     private func consumedCount(from start: UnsafePointer<CChar>?) -> Int {
