@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A recording, misbehaving upstream on raw sockets; what it does depends on
-the request path (no mode argument). Built on raw_upstream.py's protocol.
+the request path (no mode argument). Built on raw_upstream.py's protocol
+(what the two share is in upstream_common.py).
 
 Prints "READY <port>" once listening, then one line per event:
   CONN <n>                  a connection was accepted
@@ -30,9 +31,10 @@ Paths (anything else: 200 "ok", keep-alive):
   /switch         101 Switching Protocols to a request that asked for no upgrade
   /switch-no-upgrade  a 101 without Upgrade/Connection: upgrade, a "body" that reads as a response
 """
-import select, socket, sys, time
+import time
 
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+from upstream_common import OK, Upstream, bound_listener, say
+
 SECOND = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsmuggle"
 FIXED = {
     "/garbage": b"THIS IS NOT HTTP\r\n\r\n",
@@ -46,10 +48,6 @@ FIXED = {
     "/switch-no-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 44\r\n\r\n"
                           b"HTTP/1.1 200 Injected\r\nContent-Length: 0\r\n\r\n",
 }
-
-
-def say(text):
-    print(text, flush=True)
 
 
 def request_end(buffer):
@@ -122,51 +120,12 @@ def endless_value():
 
 
 def main():
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener, port = bound_listener()
     listener.listen(64)
-    say(f"READY {listener.getsockname()[1]}")
-    sockets, buffers, answered_early, stalled = {}, {}, {}, set()
-    count = 0
-
-    def drop(sock):
-        if sock in sockets:
-            say(f"EOF {sockets.pop(sock)}")
-            buffers.pop(sock, None)
-            stalled.discard(sock)
-        sock.close()
-
-    def accept():
-        nonlocal count
-        sock, _ = listener.accept()
-        count += 1
-        sockets[sock], buffers[sock], answered_early[sock] = count, b"", False
-        say(f"CONN {count}")
-
-    def drain_all(except_sock):
-        listener.setblocking(False)
-        try:
-            while True:
-                accept()
-        except BlockingIOError:
-            pass
-        listener.setblocking(True)
-        for sock in list(sockets):
-            if sock is except_sock:
-                continue
-            sock.setblocking(False)
-            try:
-                while True:
-                    data = sock.recv(65536)
-                    if not data:
-                        drop(sock)
-                        break
-                    say(f"DATA {sockets[sock]} {data.hex()}")
-            except BlockingIOError:
-                sock.setblocking(True)
-            except OSError:
-                drop(sock)
+    say(f"READY {port}")
+    upstream = Upstream(listener)
+    buffers = upstream.buffers
+    answered_early = {}  # socket -> the 413 of /early went out for the request being read
 
     def respond(sock, number, path):
         if path in FIXED:
@@ -178,58 +137,39 @@ def main():
             say(f"EXTRA {number}")
         elif path == "/flood-1xx":
             if not write_units(sock, number, "1xx", flood_1xx()):
-                drop(sock)
+                upstream.drop(sock)
         elif path == "/endless-headers":
             if not write_units(sock, number, "fields", endless_fields()):
-                drop(sock)
+                upstream.drop(sock)
         elif path == "/endless-value":
             if not write_units(sock, number, "KiB", endless_value()):
-                drop(sock)
+                upstream.drop(sock)
         else:
             sock.sendall(OK)
 
-    while True:
-        readable, _, _ = select.select([listener] + list(sockets), [], [])
-        for sock in readable:
-            if sock is listener:
-                accept()
-                continue
-            if sock not in sockets:
-                continue
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                drop(sock)
-                continue
-            number = sockets[sock]
-            if buffers[sock] == b"" and data.startswith(b"SENTINEL"):
-                drain_all(sock)
-                say("SENTINEL")
-                buffers[sock] = None
-                continue
-            if buffers[sock] is None:
-                continue
-            say(f"DATA {number} {data.hex()}")
-            buffers[sock] += data
-            while sock in sockets:
-                parsed = request_end(buffers[sock])
-                if parsed is None:
-                    break
-                head, path, end = parsed
-                if path == "/early" and not answered_early[sock]:
-                    answered_early[sock] = True
-                    sock.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\n\r\ntoo large")
-                    say(f"EARLY {number}")
-                if end is None:
-                    break
-                buffers[sock] = buffers[sock][end:]
-                line = head.split(b"\r\n")[0].decode("latin-1")
-                say(f"REQUEST {number} {line}")
-                if path != "/early":
-                    respond(sock, number, path)
-                answered_early[sock] = False
+    def received(sock, data):
+        number = upstream.sockets[sock]
+        say(f"DATA {number} {data.hex()}")
+        buffers[sock] += data
+        while sock in upstream.sockets:
+            parsed = request_end(buffers[sock])
+            if parsed is None:
+                break
+            head, path, end = parsed
+            if path == "/early" and not answered_early.get(sock, False):
+                answered_early[sock] = True
+                sock.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\n\r\ntoo large")
+                say(f"EARLY {number}")
+            if end is None:
+                break
+            buffers[sock] = buffers[sock][end:]
+            line = head.split(b"\r\n")[0].decode("latin-1")
+            say(f"REQUEST {number} {line}")
+            if path != "/early":
+                respond(sock, number, path)
+            answered_early[sock] = False
+
+    upstream.serve(received)
 
 
 if __name__ == "__main__":

@@ -21,19 +21,13 @@ received, "EOF <n>" when the peer closes.
 """
 import select, socket, sys
 
+from upstream_common import OK, Upstream, bound_listener, say
+
 MODE = sys.argv[1]
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-
-def say(text):
-    print(text, flush=True)
 
 
 def main():
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    listener, port = bound_listener()
     if MODE == "backlog":
         listener.listen(0)
         fillers = []
@@ -47,82 +41,31 @@ def main():
         return
     listener.listen(64)
     say(f"READY {port}")
-    sockets = {}      # socket -> connection number
-    buffers = {}      # socket -> bytes not yet part of a whole request head
-    served = {}       # socket -> request heads seen on it
-    count = 0
+    upstream = Upstream(listener)
+    buffers = upstream.buffers  # socket -> bytes not yet part of a whole request head
+    served = {}                 # socket -> request heads seen on it
 
-    def drop(sock):
-        say(f"EOF {sockets.pop(sock)}")
-        buffers.pop(sock, None)
-        sock.close()
+    def record(sock, data):
+        say(f"DATA {upstream.sockets[sock]} {data.hex()}")
+        if data.startswith(b"GET /warm "):
+            sock.sendall(OK)
 
-    def accept():
-        nonlocal count
-        sock, _ = listener.accept()
-        count += 1
-        sockets[sock] = count
-        buffers[sock] = b""
-        served[sock] = 0
-        say(f"CONN {count}")
+    def answer(sock, data):
+        buffers[sock] += data
+        while sock in upstream.sockets and b"\r\n\r\n" in buffers[sock]:
+            head, _, rest = buffers[sock].partition(b"\r\n\r\n")
+            buffers[sock] = rest
+            served[sock] = served.get(sock, 0) + 1
+            line = head.split(b"\r\n")[0].decode("latin-1")
+            say(f"REQUEST {upstream.sockets[sock]} {line}")
+            respond(sock, served[sock], upstream.drop)
 
-    def drain_all(except_sock):
-        listener.setblocking(False)
-        try:
-            while True:
-                accept()
-        except BlockingIOError:
-            pass
-        listener.setblocking(True)
-        for sock in list(sockets):
-            if sock is except_sock:
-                continue
-            sock.setblocking(False)
-            try:
-                while True:
-                    data = sock.recv(65536)
-                    if not data:
-                        drop(sock)
-                        break
-                    say(f"DATA {sockets[sock]} {data.hex()}")
-            except BlockingIOError:
-                sock.setblocking(True)
-
-    while True:
-        readable, _, _ = select.select([listener] + list(sockets), [], [])
-        for sock in readable:
-            if sock is listener:
-                accept()
-                continue
-            if sock not in sockets:
-                continue
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                drop(sock)
-                continue
-            if MODE == "record":
-                if buffers[sock] == b"" and data.startswith(b"SENTINEL"):
-                    drain_all(sock)
-                    say("SENTINEL")
-                    buffers[sock] = b"sentinel"
-                elif buffers[sock] != b"sentinel":
-                    say(f"DATA {sockets[sock]} {data.hex()}")
-                    if data.startswith(b"GET /warm "):
-                        sock.sendall(OK)
-                continue
-            if MODE == "silent":
-                continue
-            buffers[sock] += data
-            while sock in sockets and b"\r\n\r\n" in buffers[sock]:
-                head, _, rest = buffers[sock].partition(b"\r\n\r\n")
-                buffers[sock] = rest
-                served[sock] += 1
-                line = head.split(b"\r\n")[0].decode("latin-1")
-                say(f"REQUEST {sockets[sock]} {line}")
-                respond(sock, served[sock], drop)
+    if MODE == "record":
+        upstream.serve(record)
+    elif MODE == "silent":
+        upstream.serve(lambda sock, data: None, sentinel=False)
+    else:
+        upstream.serve(answer, sentinel=False)
 
 
 def respond(sock, number, drop):
