@@ -23,15 +23,16 @@ let package = Package(
         .package(path: "..")
     ],
     targets: [
-        // The harnesses: what each fuzz target does with one input. No libFuzzer here.
-        .target(name: "FuzzSupport", dependencies: [.product(name: "ProxyHTTP", package: root), .product(name: "ProxyCore", package: root)]),
+        // The harnesses: what each fuzz target does with one input; and runFuzzer(),
+        // which hands over to libFuzzer's driver (linked only with -sanitize=fuzzer).
+        .target(name: "FuzzSupport", dependencies: [.product(name: "ProxyHTTP", package: root), .product(name: "ProxyCore", package: root), "CFuzzerDriver"]),
         // libFuzzer's driver, declared for Swift.
         .target(name: "CFuzzerDriver"),
         // One executable per libFuzzer target: the LLVMFuzzerTestOneInput entry point,
-        // and a main() that runs libFuzzer's driver.
-        .executableTarget(name: "FuzzRequestParser", dependencies: ["FuzzSupport", "CFuzzerDriver"]),
-        .executableTarget(name: "FuzzResponseParser", dependencies: ["FuzzSupport", "CFuzzerDriver"]),
-        .executableTarget(name: "FuzzConfigParsing", dependencies: ["FuzzSupport", "CFuzzerDriver"]),
+        // and a main() that runs libFuzzer's driver (runFuzzer).
+        .executableTarget(name: "FuzzRequestParser", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzResponseParser", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "FuzzConfigParsing", dependencies: ["FuzzSupport"]),
         // Replays Corpus/ and Crashes/ through the harnesses in a plain build.
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzSupport"]),
     ]
