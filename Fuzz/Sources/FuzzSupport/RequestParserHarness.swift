@@ -29,38 +29,16 @@ public enum RequestParserHarness {
         let stream = Array(data.dropFirst())
         // The proxy's limits require Host (ProxyConfig.headLimits); bit 7 parses as a bare parser does.
         let limits = fuzzLimits(options >> 4, requiresHost: options & 0x80 == 0)
-
-        if KnownIssue.trace { traceLine("reference run (whole, no pauses), options \(options):") }
-        let reference = RequestDriver(options: options, limits: limits, proxyLike: false)
-        reference.feed([stream[...]])
-        reference.end()
-
-        for split in Split.all(options: options, stream: stream) {
-            if KnownIssue.trace { traceLine("split \(split):") }
-            let driver = RequestDriver(options: options, limits: limits, proxyLike: true)
-            driver.feed(split.chunks(stream))
-            driver.end()
-            check(driver.log == reference.log, "split \(split) gives other events than the whole stream",
-                  "options \(options), \(driver.log.difference(from: reference.log))")
-        }
+        checkSplits(options: options, stream: stream) { RequestDriver(options: options, limits: limits, proxyLike: $0) }
     }
 }
 
-final class RequestDriver: HTTPParserDelegate {
-    let parser: HTTPParser
-    let options: UInt8
-    /// Pauses as `ClientConnection` does (before bodies when the admission
-    /// queue holds a request, after each request); otherwise never pauses.
-    let proxyLike: Bool
-    var log = EventLog()
-
-    private var headCount = 0
-    private var pending: [UInt8] = []
+/// When `proxyLike`, pauses as `ClientConnection` does (before bodies when
+/// the admission queue holds a request, after each request).
+final class RequestDriver: ParserDriver, HTTPParserDelegate {
     private var pausedAfterMessage = false
     private var parked = false
     private var pausingBeforeBody = false
-    private var stopped = false
-    private var upgradeTail: [UInt8]?
 
     // The request as the proxy forwards it.
     private var current: HeadSummary?
@@ -70,15 +48,11 @@ final class RequestDriver: HTTPParserDelegate {
     private var forwarding = false
 
     init(options: UInt8, limits: HeadLimits, proxyLike: Bool) {
-        self.options = options
-        self.proxyLike = proxyLike
-        parser = HTTPParser(kind: .request, limits: limits)
+        super.init(kind: .request, limits: limits, options: options, proxyLike: proxyLike)
         parser.delegate = self
     }
 
-    private var context: String { "options \(options), proxyLike \(proxyLike), head \(headCount)" }
-
-    func feed(_ chunks: [ArraySlice<UInt8>]) {
+    override func feed(_ chunks: [ArraySlice<UInt8>]) {
         for chunk in chunks {
             if upgradeTail != nil { upgradeTail! += chunk; continue }
             if stopped { return }
@@ -101,54 +75,31 @@ final class RequestDriver: HTTPParserDelegate {
         }
     }
 
-    func end() {
-        // The parser holds its delegate strongly (as in the proxy): let go.
-        defer { parser.delegate = nil }
-        if let upgradeTail { log.append(.upgraded(tail: upgradeTail)) }
-        if stopped { return }
+    override func endOfStream() {
         // A request cut short: what went upstream must not hold a complete one.
         if forwarding, let current { verifyUpstream(head: current, complete: false) }
     }
 
-    private func parse(_ bytes: ArraySlice<UInt8>) {
-        let outcome = parser.execute(bytes)
-        switch outcome {
-        case .consumedAll:
-            break
-        case .paused(let consumed):
-            check(proxyLike, "paused without being asked", context)
-            check((0...bytes.count).contains(consumed), "paused consumed \(consumed) of \(bytes.count)", context)
-            pending += bytes.dropFirst(consumed)
-            if pausingBeforeBody {
-                pausingBeforeBody = false
-                parked = true
-                check(parser.isInMessage && !parser.isReadingHead, "paused before the body outside a body", context)
-            } else {
-                pausedAfterMessage = true
-                check(!parser.isInMessage, "paused after the message inside a message", context)
-            }
-        case .upgraded(let consumed):
-            check((0...bytes.count).contains(consumed), "upgraded consumed \(consumed) of \(bytes.count)", context)
-            upgradeTail = Array(bytes.dropFirst(consumed)) + pending
-            pending.removeAll()
-            stopped = true
-            if forwarding, let current { verifyUpstream(head: current, complete: true, upgraded: true) }
-        case .failed(let error):
-            log.append(.failed)
-            check(error.statusCode >= 400 && !error.reason.isEmpty, "error \(error.kind) without a status or reason", context)
-            stopped = true
+    override func didPause() {
+        if pausingBeforeBody {
+            pausingBeforeBody = false
+            parked = true
+            check(parser.isInMessage && !parser.isReadingHead, "paused before the body outside a body", context)
+        } else {
+            pausedAfterMessage = true
+            check(!parser.isInMessage, "paused after the message inside a message", context)
         }
+    }
+
+    override func didUpgrade() {
+        if forwarding, let current { verifyUpstream(head: current, complete: true, upgraded: true) }
     }
 
     // MARK: Parser events
 
     func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        check(!parser.isReadingHead && parser.isInMessage, "head complete while isReadingHead \(parser.isReadingHead), isInMessage \(parser.isInMessage)", context)
+        let summary = headCompleted(kind: .request)
         let head = parser.head
-        let summary = HeadSummary(head, kind: .request)
-        log.append(.head(summary))
-        headCount += 1
-        _ = parser.needsEndOfStream
 
         // What the proxy sends upstream for it (CONNECT is answered with 405 instead).
         current = summary
@@ -169,19 +120,15 @@ final class RequestDriver: HTTPParserDelegate {
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
-        check(parser.isInMessage && !parser.isReadingHead, "body outside a message", context)
+        let copy = bodyReceived(bytes)
         check(current != nil, "body before any head", context)
-        var copy: [UInt8] = []
-        copy.append(bytesOf: bytes)
-        log.append(.body(copy))
         body += copy
         if forwarding { appendBody(bytes, framing: framing, to: &forwarded) }
     }
 
     func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool {
-        check(!parser.isInMessage, "message complete while isInMessage", context)
+        messageCompleted()
         check(current != nil, "message complete before any head", context)
-        log.append(.complete)
         guard let current else { return false }
         if forwarding {
             if framing == .chunked { forwarded += ChunkedEncoding.lastChunk }

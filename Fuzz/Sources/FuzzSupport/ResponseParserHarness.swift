@@ -29,41 +29,21 @@ public enum ResponseParserHarness {
     public static func run(_ data: UnsafeRawBufferPointer) {
         guard let options = data.first else { return }
         let stream = Array(data.dropFirst())
-
-        if KnownIssue.trace { traceLine("reference run (whole, no pauses), options \(options):") }
-        let reference = ResponseDriver(options: options, proxyLike: false)
-        reference.feed([stream[...]])
-        reference.end()
-
-        for split in Split.all(options: options, stream: stream) {
-            if KnownIssue.trace { traceLine("split \(split):") }
-            let driver = ResponseDriver(options: options, proxyLike: true)
-            driver.feed(split.chunks(stream))
-            driver.end()
-            check(driver.log == reference.log, "split \(split) gives other events than the whole stream",
-                  "options \(options), \(driver.log.difference(from: reference.log))")
-        }
+        checkSplits(options: options, stream: stream) { ResponseDriver(options: options, proxyLike: $0) }
     }
 }
 
-final class ResponseDriver: HTTPParserDelegate {
-    let parser: HTTPParser
-    let options: UInt8
-    let proxyLike: Bool
-    var log = EventLog()
-
+/// When `proxyLike`, pauses after each final response and resumes with the
+/// bytes after it, as `ClientConnection+Upstream` does.
+final class ResponseDriver: ParserDriver, HTTPParserDelegate {
     let method: HTTPMethod
     let clientIsHTTP10: Bool
     let isUpgrade: Bool
     let clientWantsKeepAlive: Bool
 
-    private var headCount = 0
-    private var pending: [UInt8] = []
     private var paused = false
     /// The last bytes parsed ended a final response, and none came after.
     private var pausedAtEnd = false
-    private var stopped = false
-    private var upgradeTail: [UInt8]?
 
     // The current exchange, as the client gets it.
     private var toClient: [UInt8] = []
@@ -75,25 +55,24 @@ final class ResponseDriver: HTTPParserDelegate {
     private var switched = false
 
     init(options: UInt8, proxyLike: Bool) {
-        self.options = options
-        self.proxyLike = proxyLike
         method = options & 0x08 != 0 ? .head : .get
         clientIsHTTP10 = options & 0x10 != 0
         isUpgrade = options & 0x20 != 0
         clientWantsKeepAlive = options & 0x40 == 0
         let limits = options & 0x80 != 0 ? fuzzLimits(options >> 3) : HeadLimits()
         // As UpstreamConnection: upstream heads get generous limits.
-        parser = HTTPParser(kind: .response, limits: HeadLimits(maxTargetBytes: limits.maxTargetBytes,
-                                                                maxHeaderBytes: max(limits.maxHeaderBytes, options & 0x80 != 0 ? 0 : 64 * 1024),
-                                                                maxHeaderCount: max(limits.maxHeaderCount, options & 0x80 != 0 ? 0 : 200)))
+        super.init(kind: .response, limits: HeadLimits(maxTargetBytes: limits.maxTargetBytes,
+                                                        maxHeaderBytes: max(limits.maxHeaderBytes, options & 0x80 != 0 ? 0 : 64 * 1024),
+                                                        maxHeaderCount: max(limits.maxHeaderCount, options & 0x80 != 0 ? 0 : 200)),
+                   options: options, proxyLike: proxyLike)
         parser.delegate = self
     }
 
-    private var context: String {
+    override var context: String {
         "options \(options) (\(method), http10 \(clientIsHTTP10), upgrade \(isUpgrade), keep-alive \(clientWantsKeepAlive)), proxyLike \(proxyLike), head \(headCount)"
     }
 
-    func feed(_ chunks: [ArraySlice<UInt8>]) {
+    override func feed(_ chunks: [ArraySlice<UInt8>]) {
         for chunk in chunks {
             if upgradeTail != nil { upgradeTail! += chunk; continue }
             if stopped { return }
@@ -110,11 +89,7 @@ final class ResponseDriver: HTTPParserDelegate {
         }
     }
 
-    func end() {
-        // The parser holds its delegate strongly (as in the proxy): let go.
-        defer { parser.delegate = nil }
-        if let upgradeTail { log.append(.upgraded(tail: upgradeTail)) }
-        if stopped { return }
+    override func endOfStream() {
         if proxyLike && pausedAtEnd {
             // The exchange ended and the connection went back to the pool, where a
             // close is seen without the parser: finish() is never called here.
@@ -136,39 +111,20 @@ final class ResponseDriver: HTTPParserDelegate {
         }
     }
 
-    private func parse(_ bytes: ArraySlice<UInt8>) {
-        let outcome = parser.execute(bytes)
-        switch outcome {
-        case .consumedAll:
-            break
-        case .paused(let consumed):
-            check(proxyLike, "paused without being asked", context)
-            check((0...bytes.count).contains(consumed), "paused consumed \(consumed) of \(bytes.count)", context)
-            check(!parser.isInMessage, "paused after the message inside a message", context)
-            pending += bytes.dropFirst(consumed)
-            paused = true
-        case .upgraded(let consumed):
-            check((0...bytes.count).contains(consumed), "upgraded consumed \(consumed) of \(bytes.count)", context)
-            upgradeTail = Array(bytes.dropFirst(consumed)) + pending
-            pending.removeAll()
-            stopped = true
-            if proxyLike && switched { verifyClient(upgraded: true) }
-        case .failed(let error):
-            log.append(.failed)
-            check(error.statusCode >= 400 && !error.reason.isEmpty, "error \(error.kind) without a status or reason", context)
-            stopped = true
-        }
+    override func didPause() {
+        check(!parser.isInMessage, "paused after the message inside a message", context)
+        paused = true
+    }
+
+    override func didUpgrade() {
+        if proxyLike && switched { verifyClient(upgraded: true) }
     }
 
     // MARK: Parser events (as ClientConnection+Upstream)
 
     func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        check(!parser.isReadingHead && parser.isInMessage, "head complete while isReadingHead \(parser.isReadingHead), isInMessage \(parser.isInMessage)", context)
+        let summary = headCompleted(kind: .response)
         let head = parser.head
-        let summary = HeadSummary(head, kind: .response)
-        log.append(.head(summary))
-        headCount += 1
-        _ = parser.needsEndOfStream
         var written: [UInt8] = []
         if head.statusCode < 200 {
             if head.statusCode == 101 && isUpgrade {
@@ -195,19 +151,15 @@ final class ResponseDriver: HTTPParserDelegate {
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
-        check(parser.isInMessage && !parser.isReadingHead, "body outside a message", context)
+        let copy = bodyReceived(bytes)
         check(parser.head.statusCode >= 200, "body in an interim response", context)
         check(method != .head, "body in the response to HEAD", context)
-        var copy: [UInt8] = []
-        copy.append(bytesOf: bytes)
-        log.append(.body(copy))
         body += copy
         appendBody(bytes, framing: framing, to: &toClient)
     }
 
     func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool {
-        check(!parser.isInMessage, "message complete while isInMessage", context)
-        log.append(.complete)
+        messageCompleted()
         if parser.head.statusCode < 200 { return false }
         if proxyLike {
             if framing == .chunked { toClient += ChunkedEncoding.lastChunk }
