@@ -26,6 +26,14 @@ private func expectExpiry(
     #expect(timeouts.expired(now: deadline) == kind, sourceLocation: sourceLocation)
 }
 
+/// A connection accepted at 0 whose first request began at 0 and whose head completed at `headAt`.
+private func inRequest(headAt: UInt64, requestTimeout: UInt64? = nil) -> ClientTimeouts {
+    var timeouts = ClientTimeouts(durations: durations, now: 0)
+    timeouts.requestBegan(now: 0)
+    timeouts.headCompleted(now: headAt, requestTimeout: requestTimeout)
+    return timeouts
+}
+
 @Suite struct ClientTimeoutsTests {
     // A new connection waits clientIdle for its first request.
     @Test func idleDeadlineAfterCreation() {
@@ -53,9 +61,7 @@ private func expectExpiry(
 
     // Bytes arriving during an exchange (pipelining) leave the request deadline alone.
     @Test func requestBeganDuringExchangeDoesNothing() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 100)
+        var timeouts = inRequest(headAt: 100)
         let before = timeouts
         timeouts.requestBegan(now: 5_000)
         #expect(timeouts == before)
@@ -64,33 +70,25 @@ private func expectExpiry(
 
     // A complete head starts the request interval from that moment.
     @Test func headCompletedSetsRequestDeadline() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 2_000)
+        let timeouts = inRequest(headAt: 2_000)
         expectNext(timeouts, 182_000, .request)
     }
 
     // A per-request timeout shorter than the configured one shortens the deadline.
     @Test func shorterPerRequestTimeoutShortensDeadline() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 2_000, requestTimeout: 10_000)
+        let timeouts = inRequest(headAt: 2_000, requestTimeout: 10_000)
         expectNext(timeouts, 12_000, .request)
     }
 
     // A per-request timeout longer than the configured one never lengthens it.
     @Test func longerPerRequestTimeoutDoesNotLengthenDeadline() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 2_000, requestTimeout: 999_000)
+        let timeouts = inRequest(headAt: 2_000, requestTimeout: 999_000)
         expectNext(timeouts, 182_000, .request)
     }
 
     // A connect in progress is the next deadline when it ends before the request's.
     @Test func connectStartedMakesUpstreamConnectNext() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 1_000)
+        var timeouts = inRequest(headAt: 1_000)
         timeouts.connectStarted(now: 1_500)
         expectNext(timeouts, 6_500, .upstreamConnect)
         expectExpiry(timeouts, at: 6_500, .upstreamConnect)
@@ -98,18 +96,14 @@ private func expectExpiry(
 
     // A connect deadline later than the request deadline does not displace it.
     @Test func connectDeadlineLaterThanRequestDeadlineIsIgnored() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 0, requestTimeout: 3_000)
+        var timeouts = inRequest(headAt: 0, requestTimeout: 3_000)
         timeouts.connectStarted(now: 1_000)
         expectNext(timeouts, 3_000, .request)
     }
 
     // Once connected, the connect deadline no longer applies.
     @Test func connectFinishedRemovesConnectDeadline() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 1_000)
+        var timeouts = inRequest(headAt: 1_000)
         timeouts.connectStarted(now: 1_500)
         timeouts.connectFinished()
         expectNext(timeouts, 181_000, .request)
@@ -118,9 +112,7 @@ private func expectExpiry(
 
     // The end of an exchange starts a fresh idle interval and drops request and connect deadlines.
     @Test func exchangeEndedReturnsToIdleFromThatTime() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 0, requestTimeout: 10_000)
+        var timeouts = inRequest(headAt: 0, requestTimeout: 10_000)
         timeouts.connectStarted(now: 100)
         timeouts.exchangeEnded(now: 4_000)
         expectNext(timeouts, 79_000, .clientIdle)
@@ -129,9 +121,7 @@ private func expectExpiry(
 
     // Each byte through a tunnel pushes the tunnel-idle deadline out.
     @Test func tunnelActivityPushesTunnelIdleDeadline() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 0, requestTimeout: 10_000)
+        var timeouts = inRequest(headAt: 0, requestTimeout: 10_000)
         timeouts.tunnelActivity(now: 1_000)
         expectNext(timeouts, 301_000, .tunnelIdle)
         timeouts.tunnelActivity(now: 250_000)
@@ -141,9 +131,7 @@ private func expectExpiry(
 
     // A closing connection waits only the linger interval, whatever was pending.
     @Test func lingerStartedReplacesOtherDeadlines() {
-        var timeouts = ClientTimeouts(durations: durations, now: 0)
-        timeouts.requestBegan(now: 0)
-        timeouts.headCompleted(now: 0)
+        var timeouts = inRequest(headAt: 0)
         timeouts.connectStarted(now: 0)
         timeouts.lingerStarted(now: 7_000)
         expectNext(timeouts, 9_000, .linger)
