@@ -105,9 +105,7 @@ import Glibc
         let response = try client.readResponse()
         #expect(response.status == 502)
         #expect(response.bodyText.hasPrefix("invalid response from upstream ("))
-        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/garbage") }
-        #expect(lines.first?.contains("\" 502 ") == true)
-        #expect(lines.first?.contains(" error=\"invalid response from upstream (") == true)
+        expectLogged(proxy, path: "/garbage", status: 502, error: "invalid response from upstream (")
     }
 
     // An upstream that closes halfway through a Content-Length body: the client is cut off with a short body, and the log says why.
@@ -122,9 +120,7 @@ import Glibc
         #expect(parts.first?.hasPrefix("HTTP/1.1 200 ") == true)
         #expect(parts.first?.contains("Content-Length: 100") == true)
         #expect(parts.count == 2 && parts[1].utf8.count < 100)
-        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/half") }
-        #expect(lines.first?.contains("\" 200 ") == true)
-        #expect(lines.first?.contains(" error=\"upstream closed connection") == true)
+        expectLogged(proxy, path: "/half", status: 200, error: "upstream closed connection")
     }
 
     // An upstream that closes its connection after a response: the next request still succeeds (on a new upstream connection).
@@ -132,12 +128,7 @@ import Glibc
         let upstream = try PythonUpstream("raw_upstream.py", ["close-after"])
         let proxy = try ProxyUnderTest(upstream: upstream.address)
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
-        for path in ["/one", "/two"] {
-            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
-            let response = try client.readResponse()
-            #expect(response.status == 200)
-            #expect(response.bodyText == "ok")
-        }
+        try expectGetOneAndTwoOK(on: client)
         #expect(upstream.process.waitForLine { $0.hasSuffix(" GET /two HTTP/1.1") } != nil)
     }
 
@@ -146,15 +137,28 @@ import Glibc
         let upstream = try PythonUpstream("raw_upstream.py", ["close-on-second"])
         let proxy = try ProxyUnderTest(upstream: upstream.address)
         let client = try RawClient(port: proxy.port, receiveTimeout: 10)
-        for path in ["/one", "/two"] {
-            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
-            let response = try client.readResponse()
-            #expect(response.status == 200)
-            #expect(response.bodyText == "ok")
-        }
+        try expectGetOneAndTwoOK(on: client)
         let received = upstream.process.waitForLines(count: 2) { $0.hasSuffix(" GET /two HTTP/1.1") }
         #expect(received == ["REQUEST 1 GET /two HTTP/1.1", "REQUEST 2 GET /two HTTP/1.1"])
         #expect(proxy.process.waitForLines(count: 1) { $0.contains("\"GET /two HTTP/1.1\" 200 ") }.first?.contains("error=") == false)
+    }
+
+    /// Sends GET /one, then GET /two on `client`'s connection: each must get 200 "ok".
+    private func expectGetOneAndTwoOK(on client: RawClient, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for path in ["/one", "/two"] {
+            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200, sourceLocation: sourceLocation)
+            #expect(response.bodyText == "ok", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Expects the proxy's access-log line for `path` to have `status` and an error that begins with `error`.
+    private func expectLogged(_ proxy: ProxyUnderTest, path: String, status: Int, error: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        let line = proxy.process.waitForLines(count: 1) { $0.contains(path) }.first
+        #expect(line?.contains("\" \(status) ") == true, sourceLocation: sourceLocation)
+        #expect(line?.contains(" error=\"\(error)") == true, sourceLocation: sourceLocation)
     }
 
     /// Sends `request` to a proxy whose upstream is down, and expects `status`
