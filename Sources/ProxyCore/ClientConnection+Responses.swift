@@ -4,7 +4,7 @@ import ProxyUV
 /// Responses the proxy makes itself, the end of an exchange, and closing.
 extension ClientConnection {
     func respondLocally(_ route: LocalRoute) {
-        let keepAlive = exchange.clientKeepAlive(draining: server.isDraining)
+        let keepAlive = exchange.clientKeepAlive(draining: server.isDraining) && !closeAfterResponse && !clientEnded
         let includeBody = exchange.method != .head
         let status: Int
         switch route {
@@ -40,7 +40,10 @@ extension ClientConnection {
     /// Answers with an error the proxy made; the body is one line of text.
     func respondWithError(status: Int, reason: StaticString, detail: String, keepClientOpen: Bool, timedOut: Bool = false,
                           retryAfter: Bool = false) {
+        // Not kept open when the client has already said it is done (a
+        // half-close): nothing would read it again until the idle timeout.
         let keepAlive = keepClientOpen && exchange.clientKeepAlive(draining: server.isDraining) && mode == .http
+            && !closeAfterResponse && !clientEnded
         var body = Array(detail.utf8)
         body.append(0x0A)
         var extra = exchangeActive ? requestIDField : []
@@ -171,7 +174,10 @@ extension ClientConnection {
         closeNow()
     }
 
-    func closeNow() {
+    /// Closes the connection now. `flushingQueuedOutput`: what is already
+    /// queued for the client (a response finished in this loop turn) is
+    /// still written first; otherwise it is dropped.
+    func closeNow(flushingQueuedOutput: Bool = false) {
         guard mode != .closed else { return }
         if parkedInQueue {
             parkedInQueue = false
@@ -190,7 +196,7 @@ extension ClientConnection {
         }
         parser.delegate = nil
         timer.close()
-        stream.close()
+        if flushingQueuedOutput { stream.closeAfterWrites() } else { stream.close() }
         server.connectionDidClose(self)
     }
 }

@@ -237,7 +237,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
                 failureReason = "client closed mid-request"
                 abort()
             } else {
-                closeNow()
+                // Between requests. A response completed in this same loop
+                // turn may still be queued: it goes out before the close.
+                closeNow(flushingQueuedOutput: true)
             }
         case .closing:
             closeNow()

@@ -220,3 +220,33 @@ private func bytesReceived(by upstream: PythonUpstream) throws -> String {
         #expect(upstream.process.waitForLine { $0 == "CONN 2" } != nil)
     }
 }
+
+/// A client that half-closes (sends its request, then FIN) still gets its
+/// answer, and then the proxy closes: nothing would read that connection again.
+@Suite struct HalfCloseTests {
+    // The answer is an error the proxy makes (the upstream refuses): 502 with `Connection: close`, then the close, not an idle connection held until the client idle timeout.
+    @Test func errorAnswerAfterHalfCloseClosesTheConnection() throws {
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(try FreePort.pick())")
+        let client = try RawClient(port: proxy.port, receiveTimeout: 5)
+        try client.send("GET /refused HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.shutdownWrite()
+        let (text, closed) = client.readUntilClosed()
+        #expect(text.hasPrefix("HTTP/1.1 502 "), "the client got \(text.debugDescription)")
+        #expect(text.contains("\r\nConnection: close\r\n"))
+        #expect(closed, "the proxy kept the half-closed connection open")
+    }
+
+    // The answer is the upstream's: it comes whole, then the close.
+    @Test func upstreamAnswerAfterHalfCloseArrivesThenCloses() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        for _ in 0..<20 {
+            let client = try RawClient(port: proxy.port, receiveTimeout: 5)
+            try client.send("GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.shutdownWrite()
+            let (text, closed) = client.readUntilClosed()
+            #expect(text.hasPrefix("HTTP/1.1 200 ") && text.hasSuffix("status 200"), "the client got \(text.debugDescription)")
+            #expect(closed)
+        }
+    }
+}
