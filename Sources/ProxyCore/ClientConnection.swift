@@ -242,7 +242,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
                 closeNow(flushingQueuedOutput: true)
             }
         case .closing:
-            closeNow()
+            // Lingering after the last response: it may still be queued.
+            closeNow(flushingQueuedOutput: true)
         case .closed:
             break
         }
