@@ -84,38 +84,8 @@ log "upstream nginx on :$UP_PORT (pid $UP_PID); temp $TMP"
 
 # nginx as the reverse proxy, single process for valgrind. Port filled in per run.
 nginx_proxy_conf() { # port prefix
-  cat <<EOF
-user root;
-worker_processes 1;
-daemon off;
-master_process off;
-pid $2/nginx.pid;
-error_log $2/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; multi_accept on; }
-http {
-  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
-  access_log $2/access.log main;
-$(nginx_temp_paths "$2")
-  default_type application/octet-stream;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  upstream runtime {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$1 backlog=4096;
-    location / {
-      proxy_pass http://runtime;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
+  nginx_main "$2" 16384 8192 off
+  proxy_nginx_http "$2" "$1" "$UP_PORT"
 }
 
 CLIENT="$ROOT/benchmarks/fixed_requests.py"

@@ -1,9 +1,11 @@
-# benchmarks/lib.sh - helpers shared by callgrind.sh, memory.sh and startup.sh
-# (run.sh is self-contained and does not use this file). Source it after
-# `set -euo pipefail`; it defines functions and a few variables only:
-#   ROOT, STATIC_BIN, STATIC_BIN_SYMBOLS, DYNAMIC_BIN, TMP (after bench_init),
-#   log, die, need_tools, pick_port, start_upstream, nginx_temp_paths,
-#   wait_listen, vm_kib, bin_info, register_pid, stop_pid.
+# benchmarks/lib.sh - helpers shared by run.sh, callgrind.sh, memory.sh, massif.sh,
+# startup.sh and size.sh. Source it after `set -euo pipefail`; it defines functions and
+# a few variables only (no traps until bench_init):
+#   ROOT, STATIC_BIN, STATIC_BIN_SYMBOLS, DYNAMIC_BIN, BENCH_NAME, TMP (after bench_init),
+#   log, die, need_tools, bench_init, register_pid, stop_pid, port_free, pick_port,
+#   wait_listen, the configs (nginx_main, nginx_temp_paths, upstream_nginx_http,
+#   proxy_nginx_http, haproxy_cfg), upstream_files, start_upstream,
+#   vm_kib, bin_info, tree_state, machine_line.
 export PATH="$PATH:/usr/sbin:/sbin"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Overridable, e.g. to measure a build made elsewhere (another commit's tree).
@@ -62,7 +64,7 @@ pick_port() { # varname: a free TCP port
   local tries=0
   while ! port_free "$NEXT_PORT"; do
     NEXT_PORT=$((NEXT_PORT + 1)); tries=$((tries + 1))
-    (( tries < 300 )) || die "no free port"
+    (( tries < 300 )) || die "no free port (300 tried, up to $NEXT_PORT)"
   done
   printf -v "$1" '%s' "$NEXT_PORT"; NEXT_PORT=$((NEXT_PORT + 1))
 }
@@ -86,40 +88,110 @@ nginx_temp_paths() { # prefix
   scgi_temp_path $1/scgi;
 EOF
 }
-# The upstream ("the function runtime"): nginx, 1 worker, access_log off, /10b = 10 bytes,
-# /1k and /64k static files, the same as run.sh's. Sets UP_PORT and UP_PID.
-start_upstream() { # [cpu list for taskset]
-  local cpus=${1:-}
-  pick_port UP_PORT
-  mkdir -p "$TMP/up" "$TMP/www"
-  head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/www/1k"
-  head -c 65536 /dev/zero | tr '\0' 'b' > "$TMP/www/64k"
-  cat > "$TMP/up/nginx.conf" <<EOF
+# The configs, each written once (run.sh, memory.sh, callgrind.sh and start_upstream
+# print them). nginx runs with 1 worker and its temp paths under the prefix dir.
+nginx_main() { # prefix worker_rlimit_nofile worker_connections [master_process on|off]
+  cat <<EOF
 user root;
 worker_processes 1;
 daemon off;
-master_process on;
-pid $TMP/up/nginx.pid;
-error_log $TMP/up/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 16384; multi_accept on; }
+master_process ${4:-on};
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile $2;
+events { worker_connections $3; multi_accept on; }
+EOF
+}
+upstream_files() { # dir: the upstream's static bodies, dir/1k and dir/64k
+  mkdir -p "$1"
+  head -c 1024 /dev/zero | tr '\0' 'a' > "$1/1k"
+  head -c 65536 /dev/zero | tr '\0' 'b' > "$1/64k"
+}
+# The upstream ("the function runtime"): access_log off, /10b = 10 bytes, /1k and /64k
+# static files (from upstream_files), /healthz.
+upstream_nginx_http() { # prefix port www-dir
+  cat <<EOF
 http {
   access_log off;
-$(nginx_temp_paths "$TMP/up")
+$(nginx_temp_paths "$1")
   default_type application/octet-stream;
   sendfile on;
   tcp_nodelay on;
   keepalive_requests 1000000;
   keepalive_timeout 75s;
   server {
-    listen 127.0.0.1:$UP_PORT backlog=4096;
+    listen 127.0.0.1:$2 backlog=4096;
     location = /10b { return 200 "0123456789"; }
-    location = /1k  { alias $TMP/www/1k; }
-    location = /64k { alias $TMP/www/64k; }
+    location = /1k  { alias $3/1k; }
+    location = /64k { alias $3/64k; }
     location = /healthz { return 200 "ok"; }
   }
 }
 EOF
+}
+# nginx as a reverse proxy, configured the way one would for keep-alive upstreams:
+# access_log ON to prefix/access.log, HTTP/1.1 to the upstream, upstream keepalive 64.
+# With a health path (run.sh), that location answers 200 "ok" itself, not logged.
+proxy_nginx_http() { # prefix listen-port upstream-port [health path]
+  local health=""
+  [[ -n "${4:-}" ]] && health="
+    location = $4 { access_log off; return 200 \"ok\"; }"
+  cat <<EOF
+http {
+  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
+  access_log $1/access.log main;
+$(nginx_temp_paths "$1")
+  default_type application/octet-stream;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  upstream runtime {
+    server 127.0.0.1:$3;
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$2 backlog=4096;$health
+    location / {
+      proxy_pass http://runtime;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+}
+# haproxy: nbthread 1, mode http, http-reuse always, logs every request (option httplog)
+# to stdout (the callers send it to /dev/null).
+haproxy_cfg() { # listen-port upstream-port
+  cat <<EOF
+global
+  nbthread 1
+  maxconn 4096
+  log stdout format raw local0 info
+defaults
+  mode http
+  log global
+  option httplog
+  http-reuse always
+  timeout connect 5s
+  timeout client 75s
+  timeout server 75s
+  timeout http-keep-alive 75s
+frontend bench
+  bind 127.0.0.1:$1
+  default_backend runtime
+backend runtime
+  server up 127.0.0.1:$2
+EOF
+}
+# Starts the upstream nginx (1 worker, the config above, as in run.sh). Sets UP_PORT and UP_PID.
+start_upstream() { # [cpu list for taskset]
+  local cpus=${1:-}
+  pick_port UP_PORT
+  mkdir -p "$TMP/up"
+  upstream_files "$TMP/www"
+  { nginx_main "$TMP/up" 20000 16384; upstream_nginx_http "$TMP/up" "$UP_PORT" "$TMP/www"; } > "$TMP/up/nginx.conf"
   nginx -t -q -c "$TMP/up/nginx.conf" -p "$TMP/up" || die "upstream nginx config"
   if [[ -n "$cpus" ]]; then taskset -c "$cpus" nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up/stderr" &
   else nginx -c "$TMP/up/nginx.conf" -p "$TMP/up" 2>"$TMP/up/stderr" & fi

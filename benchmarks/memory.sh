@@ -84,56 +84,14 @@ start_server() { # name [many]: "many" sizes nginx for IDLE_CONNS connections
       local i; for (( i = 0; i < 500; i++ )); do grep -q "listening on" "$dir/stderr" 2>/dev/null && break; sleep 0.02; done
       grep -q "listening on" "$dir/stderr" || { cat "$dir/stderr" >&2; die "$name did not start"; } ;;
     nginx)
-      cat > "$dir/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections $wc; multi_accept on; }
-http {
-  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
-  access_log $dir/access.log main;
-$(nginx_temp_paths "$dir")
-  default_type application/octet-stream;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  upstream runtime { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:$SRV_PORT backlog=4096;
-    location / { proxy_pass http://runtime; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-EOF
+      { nginx_main "$dir" 20000 "$wc"; proxy_nginx_http "$dir" "$SRV_PORT" "$UP_PORT"; } > "$dir/nginx.conf"
       taskset -c "$SERVER_CPU" nginx -c "$dir/nginx.conf" -p "$dir" 2> "$dir/stderr" &
       SRV_MAIN=$!; register_pid "$SRV_MAIN"
       wait_listen "$SRV_PORT" "$SRV_MAIN" 10 || die "nginx did not start"
       SRV_PID=""; local i; for (( i = 0; i < 100; i++ )); do SRV_PID=$(pgrep -P "$SRV_MAIN" | head -n1 || true); [[ -n "$SRV_PID" ]] && break; sleep 0.05; done
       [[ -n "$SRV_PID" ]] || die "no nginx worker" ;;
     haproxy)
-      cat > "$dir/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-  log stdout format raw local0 info
-defaults
-  mode http
-  log global
-  option httplog
-  http-reuse always
-  timeout connect 5s
-  timeout client 75s
-  timeout server 75s
-  timeout http-keep-alive 75s
-frontend bench
-  bind 127.0.0.1:$SRV_PORT
-  default_backend runtime
-backend runtime
-  server up 127.0.0.1:$UP_PORT
-EOF
+      haproxy_cfg "$SRV_PORT" "$UP_PORT" > "$dir/haproxy.cfg"
       taskset -c "$SERVER_CPU" haproxy -db -f "$dir/haproxy.cfg" > /dev/null 2> "$dir/stderr" &
       SRV_MAIN=$!; SRV_PID=$SRV_MAIN; register_pid "$SRV_MAIN"
       wait_listen "$SRV_PORT" "$SRV_MAIN" 10 || { cat "$dir/stderr" >&2; die "haproxy did not start"; } ;;
