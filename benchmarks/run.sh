@@ -59,7 +59,12 @@
 #
 # Output: a text table on stdout, the markdown table in $OUT, the raw per-run
 # results (TSV) next to it as ${OUT%.md}.tsv.
+#
+# From lib.sh: the configs of the upstream nginx, the nginx proxy and haproxy; log, die,
+# pick_port, and the temp dir with its cleanup traps (bench_init, register_pid).
 set -euo pipefail
+BENCH_NAME=bench   # log lines "[bench HH:MM:SS] ..."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
@@ -77,13 +82,9 @@ else
 fi
 TARGETS=${TARGETS:-"direct runtime-proxy runtime-proxy-nolog nginx haproxy"}
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/.build/release/runtime-proxy"
 OUT=${OUT:-"$ROOT/benchmarks/results/latest.md"}
 RAW="${OUT%.md}.tsv"
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 for v in ROUNDS DURATION WARMUP BASE_PORT SERVER_CPU LOAD_CPU; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, not '${!v}'"
@@ -121,150 +122,37 @@ fi
 # What is measured: recorded now, before the rounds, because the shared work tree and
 # .build may change while the benchmark runs (the binary is copied, see below).
 BIN_BUILT=$(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)
-TREE_AT_START=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+TREE_AT_START=$(tree_state)
 
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- cleanup
-TMP=$(mktemp -d /tmp/runtime-proxy-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${KEEP_TMP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+# $TMP = /tmp/runtime-proxy-bench.XXXXXX; on exit every registered process is stopped
+# (TERM, up to 5 s, KILL) and $TMP removed unless KEEP_TMP=1.
+bench_init bench
 
 # Run a private copy, so a rebuild by someone else during the rounds cannot change it.
 cp "$BIN" "$TMP/runtime-proxy-bin"
 BIN_SHA=$(sha256sum "$TMP/runtime-proxy-bin" | cut -c1-12)
 
 # ---------------------------------------------------------------- ports
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-next_port=$BASE_PORT
-pick_port() { # sets the variable named $1 to a free port
-  local tries=0
-  while ! port_free "$next_port"; do
-    next_port=$((next_port + 1)); tries=$((tries + 1))
-    (( tries < 200 )) || die "no free port near $BASE_PORT"
-  done
-  printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
-}
+NEXT_PORT=$BASE_PORT   # lib.sh's pick_port: the next free port from here on
 pick_port UP_PORT; pick_port RP_PORT; pick_port RN_PORT; pick_port NG_PORT; pick_port HA_PORT
 
 # ---------------------------------------------------------------- content
-mkdir -p "$TMP/www" "$TMP/up" "$TMP/ng"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$TMP/www/1k"
-head -c 65536 /dev/zero | tr '\0' 'b' > "$TMP/www/64k"
+mkdir -p "$TMP/up" "$TMP/ng"
+upstream_files "$TMP/www"
 declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536)
 for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k)"; done
 
-nginx_common() { # $1 = prefix dir
-  cat <<EOF
-user root;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; multi_accept on; }
-EOF
-}
-nginx_temp_paths() { # $1 = prefix dir
-  cat <<EOF
-  client_body_temp_path $1/client_body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-EOF
-}
-
 # upstream: the "function runtime" stand-in.
-{
-  nginx_common "$TMP/up"
-  cat <<EOF
-http {
-  access_log off;
-$(nginx_temp_paths "$TMP/up")
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  server {
-    listen 127.0.0.1:$UP_PORT backlog=4096;
-    location = /10b { return 200 "0123456789"; }
-    location = /1k  { alias $TMP/www/1k; }
-    location = /64k { alias $TMP/www/64k; }
-    location = /healthz { return 200 "ok"; }
-  }
-}
-EOF
-} > "$TMP/up/nginx.conf"
+{ nginx_main "$TMP/up" 16384 8192; upstream_nginx_http "$TMP/up" "$UP_PORT" "$TMP/www"; } > "$TMP/up/nginx.conf"
 
 # nginx as a reverse proxy, configured the way one would for keep-alive upstreams.
-{
-  nginx_common "$TMP/ng"
-  cat <<EOF
-http {
-  log_format main '\$remote_addr - \$remote_user [\$time_local] "\$request" \$status \$body_bytes_sent "\$http_referer" "\$http_user_agent" \$request_time';
-  access_log $TMP/ng/access.log main;
-$(nginx_temp_paths "$TMP/ng")
-  default_type application/octet-stream;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  upstream runtime {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$NG_PORT backlog=4096;
-    location = /nginx-healthz { access_log off; return 200 "ok"; }
-    location / {
-      proxy_pass http://runtime;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-} > "$TMP/ng/nginx.conf"
+{ nginx_main "$TMP/ng" 16384 8192; proxy_nginx_http "$TMP/ng" "$NG_PORT" "$UP_PORT" /nginx-healthz; } > "$TMP/ng/nginx.conf"
 
 # haproxy: logs every request (option httplog) to stdout, which is /dev/null.
-cat > "$TMP/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-  log stdout format raw local0 info
-defaults
-  mode http
-  log global
-  option httplog
-  http-reuse always
-  timeout connect 5s
-  timeout client 75s
-  timeout server 75s
-  timeout http-keep-alive 75s
-frontend bench
-  bind 127.0.0.1:$HA_PORT
-  default_backend runtime
-backend runtime
-  server up 127.0.0.1:$UP_PORT
-EOF
+haproxy_cfg "$HA_PORT" "$UP_PORT" > "$TMP/haproxy.cfg"
 
 # ---------------------------------------------------------------- start
 # All started through `taskset`, which execs the program, so $! is its PID.
@@ -276,7 +164,7 @@ start_bg() { # name, then the command; stdout/stderr go to $TMP/name.{out,err}; 
   [[ "$name" == runtime-proxy* ]] && outfile="$TMP/$name.stdout.fifo"  # see start_log_reader
   taskset -c "$SERVER_CPU" "$@" >"$outfile" 2>"$TMP/$name.err" &
   STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
+  register_pid "$STARTED_PID"
 }
 # The runtime-proxy processes' stdout: a FIFO read by `cat > /dev/null` on the server CPU.
 # The reader is started first; its open of the FIFO completes when the proxy's shell opens
@@ -286,7 +174,7 @@ start_log_reader() { # proxy name
   mkfifo "$fifo"
   taskset -c "$SERVER_CPU" cat <"$fifo" >/dev/null 2>"$TMP/$1.reader.err" &
   STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
+  register_pid "$STARTED_PID"
 }
 
 wait_ready() { # name pid url [stderr-pattern]: curl until 200 (and the pattern is on stderr), at most ~10 s
@@ -559,7 +447,7 @@ if (( RN_ERR_LINES > 0 )); then echo "runtime-proxy-nolog stderr:"; grep -v 'lis
   echo "# runtime-proxy benchmark results"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); host: $(nproc) CPUs, $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), kernel $(uname -r)"
-  echo "- runtime-proxy binary built $BIN_BUILT (sha256 $BIN_SHA, run from a copy)$BUILD_NOTE; work tree at start $TREE_AT_START, at end $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+  echo "- runtime-proxy binary built $BIN_BUILT (sha256 $BIN_SHA, run from a copy)$BUILD_NOTE; work tree at start $TREE_AT_START, at end $(tree_state); $(nginx -v 2>&1 | sed 's/.*: //'), haproxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
   echo "- TARGETS=\"$TARGETS\" ROUNDS=$ROUNDS DURATION=${DURATION}s SIZES=\"$SIZES\" CONNS=\"$CONNS\" WARMUP=${WARMUP}s; \`wrk -t1 -cN -dDs --latency\` on CPU $LOAD_CPU, upstream, proxies and log readers on CPU $SERVER_CPU"
   echo "- runtime-proxy: \`--log-format text\`; runtime-proxy-nolog: \`--log-format none\`; both with stdout on a pipe (FIFO) read by \`cat > /dev/null\` on CPU $SERVER_CPU; nginx: access_log to a file; haproxy: log to stdout = /dev/null"
   echo "- medians over rounds; \"vs direct\" / \"vs nginx\" / \"vs nolog\" are per-round ratios of requests/s, then the median; CPU is utime+stime of the proxy process (nginx: its worker) per 100k requests, \"log reader CPU\" that of the \`cat\` reading runtime-proxy's stdout; errors = wrk socket errors + non-2xx summed over rounds"
