@@ -74,11 +74,18 @@ async def read_response(reader):
     return status, body, close
 
 
-async def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def client_arg_parser(doc):
+    """The options every benchmark client starts with (also idle_conns.py):
+    --host, --port (required), --path; the description is doc's first line."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--path", default="/10b")
+    return ap
+
+
+async def main():
+    ap = client_arg_parser(__doc__)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=600.0, help="whole run, seconds")

@@ -18,7 +18,6 @@ keep-alive client connections. Steps:
 Usage: idle_conns.py --port P [--connections 10000] [--parallel 100]
                      [--path /10b] [--hold 180] --ready-file F --release-file R
 """
-import argparse
 import asyncio
 import json
 import os
@@ -27,14 +26,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixed_requests import read_response, Fail  # noqa: E402
+from fixed_requests import client_arg_parser, read_response, Fail  # noqa: E402
 
 
 async def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--path", default="/10b")
+    ap = client_arg_parser(__doc__)
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--parallel", type=int, default=100)
     ap.add_argument("--hold", type=float, default=180.0)
