@@ -120,7 +120,7 @@ extension ClientConnection {
                     respondWithError(status: status, reason: "Gateway Timeout", detail: "upstream connect timeout",
                                      keepClientOpen: keepClientOpen)
                 }
-            case .abortClient, .retryOnFreshConnection:
+            case .abortClient, .retryOnFreshConnection, .retryAfterDelay:
                 recordExchange(status: exchange.statusCode, failed: true, timedOut: timedOut)
                 abort()
             }
@@ -196,6 +196,7 @@ extension ClientConnection {
         }
         parser.delegate = nil
         timer.close()
+        refusalRetryTimer?.close()
         if flushingQueuedOutput { stream.closeAfterWrites() } else { stream.close() }
         server.connectionDidClose(self)
     }

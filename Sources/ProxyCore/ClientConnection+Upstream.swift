@@ -151,7 +151,22 @@ extension ClientConnection {
         upstream.close()
         self.upstream = nil
         timeouts.connectFinished()
-        switch exchange.recovery(after: failure) {
+        switch exchange.recovery(after: failure, runtimeMayReturn: runtimeMayReturn(after: failure)) {
+        case .retryAfterDelay:
+            // The runtime is down (killed, restarting) and the supervisor may
+            // not have seen it yet: nothing was sent, so wait and try again
+            // rather than fail a request the next runtime can serve.
+            let timer = refusalRetryTimer ?? {
+                let timer = Timer(loop: server.loop)
+                timer.delegate = self
+                refusalRetryTimer = timer
+                return timer
+            }()
+            timer.start(milliseconds: Self.refusalRetryMilliseconds)
+            // The rest of the body waits in the client's socket meanwhile;
+            // the retry's drain notice resumes reading.
+            readingHeldByBackpressure = true
+            updateClientReading()
         case .retryOnFreshConnection:
             exchange.retried = true
             server.metrics.upstreamRetries += 1
@@ -167,6 +182,25 @@ extension ClientConnection {
             recordExchange(status: exchange.statusCode, failed: true)
             abort()
         }
+    }
+
+    static let refusalRetryMilliseconds: UInt64 = 50
+
+    /// A supervised runtime refused: it may be restarting, for up to the start timeout.
+    private func runtimeMayReturn(after failure: UpstreamFailure) -> Bool {
+        guard case .refused = failure, server.supervisor != nil, !server.isDraining else { return false }
+        let since = refusedSince ?? now
+        refusedSince = since
+        return now - since < server.config.startTimeoutMilliseconds
+    }
+
+    func retryAfterRefusal() {
+        guard mode == .http, exchangeActive, upstream == nil else { return }
+        let replay = replayBody
+        attachUpstream(retrying: true)
+        upstream?.stream.write(replay)
+        replayBody = replay
+        rearmTimer()
     }
 
     // MARK: Tunnels

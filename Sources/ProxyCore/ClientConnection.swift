@@ -60,6 +60,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
 
     let requestHead = ByteBuffer()
     var replayBody: [UInt8] = []
+    /// When the supervised runtime first refused this exchange's connection.
+    var refusedSince: UInt64?
+    /// Waits between connection attempts to a runtime that refused (made on first use).
+    var refusalRetryTimer: Timer?
     let responseHead = ByteBuffer()
     var chunkHeader: [UInt8] = []
     var clientEnded = false
@@ -304,6 +308,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         let head = parser.head
         timeouts.headCompleted(now: now)
         exchange = ExchangeState()
+        refusedSince = nil
         exchange.method = head.method
         exchange.clientIsHTTP10 = head.isHTTP10
         exchange.clientWantsKeepAlive = head.keepAlive
@@ -409,7 +414,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     }
 
     private func keepForReplay(_ bytes: RawSpan) {
-        guard exchange.upstreamWasReused, exchange.replayable else { return }
+        // Kept while a send may have to be repeated: on a reused connection
+        // (it may turn out stale) and on one still connecting (it may be refused).
+        guard exchange.upstreamWasReused || upstream?.stream.isConnected == false, exchange.replayable else { return }
         if replayBody.count + bytes.byteCount > Self.replayLimit {
             exchange.replayable = false
             replayBody.removeAll(keepingCapacity: true)
@@ -430,6 +437,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     }
 
     func timerDidFire(_ timer: Timer) {
+        if timer === refusalRetryTimer {
+            retryAfterRefusal()
+            return
+        }
         armedDeadline = .max
         if let kind = timeouts.expired(now: now) { didTimeOut(kind) }
         rearmTimer()

@@ -25,6 +25,9 @@ public enum UpstreamFailure: Sendable, Equatable {
 public enum ExchangeRecovery: Sendable, Equatable {
     /// Send the request again on a fresh upstream connection.
     case retryOnFreshConnection
+    /// Nothing reached the upstream (it refused the connection) and it may
+    /// come back (a supervised runtime restarting): try again shortly.
+    case retryAfterDelay
     /// Answer the client with this status (nothing of the response was sent yet).
     case respond(status: Int, keepClientOpen: Bool)
     /// The response had started: cut the client connection so it sees the
@@ -60,9 +63,12 @@ public struct ExchangeState: Sendable {
     public init() {}
 
     /// After a failure of the upstream connection, before or during the response.
-    public func recovery(after failure: UpstreamFailure) -> ExchangeRecovery {
+    /// `runtimeMayReturn`: the proxy supervises the runtime and the start
+    /// timeout has not run out since the first refusal.
+    public func recovery(after failure: UpstreamFailure, runtimeMayReturn: Bool = false) -> ExchangeRecovery {
         if responseStarted { return .abortClient }
         if case .closed = failure, canRetry { return .retryOnFreshConnection }
+        if case .refused = failure, runtimeMayReturn, replayable, !responseBytesReceived { return .retryAfterDelay }
         return .respond(status: 502, keepClientOpen: requestComplete)
     }
 

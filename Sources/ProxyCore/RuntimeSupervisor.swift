@@ -92,6 +92,14 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
     }
 
     private func spawn() {
+        // Something else holds the runtime's port (a stray process, a
+        // previous runtime's surviving child): the runtime could not bind it,
+        // and readiness probes would reach that process instead. Counted as
+        // a failed start: retried with back-off, never ready meanwhile.
+        if case .tcp(let address) = server.config.upstream, address.isLoopback, address.isInUse() {
+            carryOut(machine.spawnFailed("\(address) is already in use by another process", now: loop.nowMilliseconds))
+            return
+        }
         do {
             let pid = try ChildProcesses.spawn(command)
             let now = loop.nowMilliseconds

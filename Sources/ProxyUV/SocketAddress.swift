@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
 internal import CLibUV
 
 /// A numeric IPv4 or IPv6 socket address. Host names are resolved once at
@@ -24,6 +27,22 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public var isIPv6: Bool { Int32(storage.ss_family) == AF_INET6 }
 
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool { host.hasPrefix("127.") || host == "::1" }
+
+    /// Whether another socket on this machine holds this address (listens on
+    /// it, or on the wildcard address with its port): a bind with
+    /// SO_REUSEADDR fails with EADDRINUSE. Other failures say nothing.
+    public func isInUse() -> Bool {
+        let fd = Glibc.socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        let length = socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        return withSockaddr { Glibc.bind(fd, $0, length) } != 0 && errno == EADDRINUSE
+    }
 
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
         withUnsafeBytes(of: storage) { body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }

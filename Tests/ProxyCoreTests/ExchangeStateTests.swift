@@ -53,6 +53,19 @@ private let allFailures: [UpstreamFailure] = [.refused("ECONNREFUSED"), .unreach
         #expect(staleReusedExchange(method, bodyBytesSent: 1).recovery(after: .closed("EOF")) == .respond(status: 502, keepClientOpen: true))
     }
 
+    // A refused connection is waited out only when the runtime may come back (supervised, within the start timeout) and every byte sent is at hand, whatever the method.
+    @Test(arguments: [HTTPMethod.get, .post])
+    func refusedConnectionWaitsForARuntimeThatMayReturn(method: HTTPMethod) {
+        var exchange = ExchangeState()
+        exchange.method = method
+        exchange.requestBodyBytesSent = 100
+        #expect(exchange.recovery(after: .refused("ECONNREFUSED"), runtimeMayReturn: true) == .retryAfterDelay)
+        #expect(exchange.recovery(after: .refused("ECONNREFUSED")) == .respond(status: 502, keepClientOpen: false))
+        #expect(exchange.recovery(after: .unreachable("EHOSTUNREACH"), runtimeMayReturn: true) == .respond(status: 502, keepClientOpen: false))
+        exchange.replayable = false
+        #expect(exchange.recovery(after: .refused("ECONNREFUSED"), runtimeMayReturn: true) == .respond(status: 502, keepClientOpen: false))
+    }
+
     // An exchange is retried at most once.
     @Test func neverRetriesTwice() {
         var exchange = staleReusedExchange(.get)
