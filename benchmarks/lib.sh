@@ -124,6 +124,7 @@ $(nginx_temp_paths "$1")
     location = /10b { return 200 "0123456789"; }
     location = /1k  { alias $3/1k; }
     location = /64k { alias $3/64k; }
+    location = /post { client_max_body_size 2m; return 200 "0123456789"; }
     location = /healthz { return 200 "ok"; }
   }
 }
@@ -142,6 +143,7 @@ http {
   access_log $1/access.log main;
 $(nginx_temp_paths "$1")
   default_type application/octet-stream;
+  client_max_body_size 2m;
   tcp_nodelay on;
   keepalive_requests 1000000;
   keepalive_timeout 75s;

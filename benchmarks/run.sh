@@ -48,7 +48,9 @@
 #   DURATION=5      seconds per wrk run
 #   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256;
 #                   0: 10 B at 16 connections only
-#   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256")
+#   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256");
+#                   SIZES may also name post1m (1 MiB POSTs) and rate10b (GET /10b at
+#                   about 100 requests/s per connection: latency below saturation)
 #   WARMUP=2        seconds of warm-up per target before round 1 (0 to skip)
 #   BASE_PORT=28400 first port tried; 5 free ports from here on are used
 #   SERVER_CPU=0 LOAD_CPU=1   the CPUs used (see above)
@@ -142,8 +144,14 @@ pick_port UP_PORT; pick_port RP_PORT; pick_port RN_PORT; pick_port NG_PORT; pick
 # ---------------------------------------------------------------- content
 mkdir -p "$TMP/up" "$TMP/ng"
 upstream_files "$TMP/www"
-declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536)
-for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k)"; done
+# Workloads ("sizes"): the response body size of a GET, or two more:
+#   post1m   POST of a 1 MiB body (the upstream reads it and answers 10 bytes)
+#   rate10b  GET /10b at a fixed rate well below saturation: each connection
+#            waits 10 ms after each response (about 100 requests/s per
+#            connection), so p50/p99 show the latency a proxy adds, not queueing
+declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536 [post1m]=10 [rate10b]=10)
+declare -A SIZE_PATH=([10b]=10b [1k]=1k [64k]=64k [post1m]=post [rate10b]=10b)
+for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k, post1m, rate10b)"; done
 
 # upstream: the "function runtime" stand-in.
 { nginx_main "$TMP/up" 16384 8192; upstream_nginx_http "$TMP/up" "$UP_PORT" "$TMP/www"; } > "$TMP/up/nginx.conf"
@@ -229,7 +237,21 @@ url_of() { # target size
     direct) port=$UP_PORT ;; runtime-proxy) port=$RP_PORT ;; runtime-proxy-nolog) port=$RN_PORT ;;
     nginx) port=$NG_PORT ;; haproxy) port=$HA_PORT ;;
   esac
-  echo "http://127.0.0.1:$port/$2"
+  echo "http://127.0.0.1:$port/${SIZE_PATH[$2]}"
+}
+wrk_script_of() { # size -> a wrk Lua script for it, or nothing
+  case $1 in
+    post1m)
+      [[ -f "$TMP/post1m.lua" ]] || cat > "$TMP/post1m.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = string.rep("p", 1048576)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+      echo "$TMP/post1m.lua" ;;
+    rate10b)
+      [[ -f "$TMP/rate.lua" ]] || printf 'function delay()\n  return 10\nend\n' > "$TMP/rate.lua"
+      echo "$TMP/rate.lua" ;;
+  esac
 }
 cpu_pid_of() {
   case $1 in
@@ -280,7 +302,8 @@ check_alive() {
 
 run_wrk() { # target size conns duration -> wrk output in $TMP/wrk.out
   local url; url=$(url_of "$1" "$2")
-  timeout --foreground -k 5 $(( $4 + 30 )) taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"$4"s --latency "$url" > "$TMP/wrk.out" 2>&1 \
+  local script; script=$(wrk_script_of "$2")
+  timeout --foreground -k 5 $(( $4 + 30 )) taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"$4"s --latency ${script:+-s "$script"} "$url" > "$TMP/wrk.out" 2>&1 \
     || { cat "$TMP/wrk.out" >&2; die "wrk failed for $url"; }
 }
 
