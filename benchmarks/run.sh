@@ -239,19 +239,19 @@ url_of() { # target size
   esac
   echo "http://127.0.0.1:$port/${SIZE_PATH[$2]}"
 }
-wrk_script_of() { # size -> a wrk Lua script for it, or nothing
-  case $1 in
-    post1m)
-      [[ -f "$TMP/post1m.lua" ]] || cat > "$TMP/post1m.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = string.rep("p", 1048576)
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
-      echo "$TMP/post1m.lua" ;;
-    rate10b)
-      [[ -f "$TMP/rate.lua" ]] || printf 'function delay()\n  return 10\nend\n' > "$TMP/rate.lua"
-      echo "$TMP/rate.lua" ;;
-  esac
+wrk_script_of() { # size -> the wrk Lua script for it: every one prints p99.9 at the end
+  local script="$TMP/wrk-$1.lua"
+  if [[ ! -f "$script" ]]; then
+    {
+      case $1 in
+        post1m) printf 'wrk.method = "POST"\nwrk.body = string.rep("p", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n' ;;
+        rate10b) printf 'function delay()\n  return 10\nend\n' ;;
+      esac
+      # wrk --latency prints up to p99; p99.9 comes from the same histogram (microseconds).
+      printf 'function done(summary, latency, requests)\n  io.write(string.format("P999 %%d\\n", latency:percentile(99.9)))\nend\n'
+    } > "$script"
+  fi
+  echo "$script"
 }
 cpu_pid_of() {
   case $1 in
@@ -303,7 +303,7 @@ check_alive() {
 run_wrk() { # target size conns duration -> wrk output in $TMP/wrk.out
   local url; url=$(url_of "$1" "$2")
   local script; script=$(wrk_script_of "$2")
-  timeout --foreground -k 5 $(( $4 + 30 )) taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"$4"s --latency ${script:+-s "$script"} "$url" > "$TMP/wrk.out" 2>&1 \
+  timeout --foreground -k 5 $(( $4 + 30 )) taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"$4"s --latency -s "$script" "$url" > "$TMP/wrk.out" 2>&1 \
     || { cat "$TMP/wrk.out" >&2; die "wrk failed for $url"; }
 }
 
@@ -318,7 +318,7 @@ fi
 
 # ---------------------------------------------------------------- rounds
 mkdir -p "$(dirname "$OUT")"
-printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\treader_cpu_ticks\n' > "$TMP/raw.tsv"
+printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\treader_cpu_ticks\tp999_us\n' > "$TMP/raw.tsv"
 nconf=0; for _ in $SIZES; do for _ in $CONNS; do nconf=$((nconf + 1)); done; done
 log "rounds=$ROUNDS duration=${DURATION}s sizes=[$SIZES] conns=[$CONNS]: about $(( ROUNDS * nconf * NTARGETS * (DURATION + 1) )) s"
 START_TS=$(date +%s)
@@ -339,13 +339,14 @@ for r in $(seq 1 "$ROUNDS"); do
         reqs=$(awk '/ requests in / { print $1 }' "$out")
         p50=$(to_us "$(awk '$1 == "50%" { print $2 }' "$out")")
         p99=$(to_us "$(awk '$1 == "99%" { print $2 }' "$out")")
+        p999=$(awk '$1 == "P999" { print $2 }' "$out")
         serr=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
         non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$out")
         [[ -n "$rps" && -n "$reqs" ]] || { cat "$out" >&2; die "could not parse wrk output"; }
         [[ -n "$cpid" ]] && ticks=$((after - before)) || ticks=""
         [[ -n "$rpid" ]] && rticks=$((rafter - rbefore)) || rticks=""
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
-          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" "$rticks" >> "$TMP/raw.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
+          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" "$rticks" "${p999:-0}" >> "$TMP/raw.tsv"
         if [[ -n "${serr:-}" || -n "${non2xx:-}" ]]; then
           log "round $r $t $s c=$c: socket errors=${serr:-0} non-2xx=${non2xx:-0}"
           cp "$out" "$TMP/wrk-errors-$r-$t-$s-$c.out"
@@ -393,6 +394,7 @@ summarize() { # $1 = text|md
     add("rps" SUBSEP t SUBSEP s SUBSEP c, $5)
     add("p50" SUBSEP t SUBSEP s SUBSEP c, $6)
     add("p99" SUBSEP t SUBSEP s SUBSEP c, $7)
+    add("p999" SUBSEP t SUBSEP s SUBSEP c, $13)
     err[t, s, c] += $9 + $10
     if ($11 != "" && $8 > 0) add("cpu" SUBSEP t SUBSEP s SUBSEP c, $11 / clk / $8 * 100000)
     if ($12 != "" && $8 > 0) add("rcpu" SUBSEP t SUBSEP s SUBSEP c, $12 / clk / $8 * 100000)
@@ -409,10 +411,10 @@ summarize() { # $1 = text|md
       }
     }
     if (mode == "md") {
-      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | vs direct | vs nginx | vs nolog | CPU s / 100k req | log reader CPU s / 100k req | errors |"
-      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | p99.9 us | vs direct | vs nginx | vs nolog | CPU s / 100k req | log reader CPU s / 100k req | errors |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     } else {
-      printf "%-19s %-4s %5s %10s %13s %9s %9s %9s %8s %8s %10s %10s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "vs direct", "vs nginx", "vs nolog", "CPU s/100k", "reader CPU", "errors"
+      printf "%-19s %-4s %5s %10s %13s %9s %9s %9s %9s %8s %8s %10s %10s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "p99.9 us", "vs direct", "vs nginx", "vs nolog", "CPU s/100k", "reader CPU", "errors"
     }
     for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) for (i = 1; i <= nt; i++) {
       t = T[i]; s = S[j]; c = C[k]; key = t SUBSEP s SUBSEP c
@@ -424,9 +426,9 @@ summarize() { # $1 = text|md
       vl = fmt(median("vl" SUBSEP key), "%.3f")
       mm = sprintf("%.0f-%.0f", lo, hi)
       if (mode == "md")
-        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
+        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
       else
-        printf "%-19s %-4s %5s %10.0f %13s %9.0f %9.0f %9s %8s %8s %10s %10s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
+        printf "%-19s %-4s %5s %10.0f %13s %9.0f %9.0f %9.0f %9s %8s %8s %10s %10s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
     }
     # Access-log cost: runtime-proxy rps / runtime-proxy-nolog rps, per round, then the median.
     have = 0; for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) if (cnt["vl" SUBSEP "runtime-proxy" SUBSEP S[j] SUBSEP C[k]] > 0) have = 1
