@@ -141,6 +141,7 @@ extension ClientConnection {
                                          durationNanoseconds: duration, requestBytes: requestBodyBytes,
                                          responseBytes: responseBodyBytes)
         }
+        parser.makeIncompleteHeadReadable()
         server.accessLog.write(AccessRecord(remote: remoteDescription, head: parser.head, status: status,
                                             durationNanoseconds: duration, firstByteNanoseconds: firstByteNanoseconds,
                                             requestBytes: requestBodyBytes, responseBytes: responseBodyBytes,

@@ -111,9 +111,6 @@ public final class HTTPParser {
     public var needsEndOfStream: Bool { llhttp_message_needs_eof(state) == 1 }
 
     private func outcome(_ result: llhttp_errno_t, start: UnsafePointer<CChar>?) -> ParseOutcome {
-        // A head still incomplete (more to come, or cut short by an error)
-        // is readable as far as it goes: the access log reads its target.
-        if isReadingHead { copyHeadBytes() }
         switch result {
         case HPE_OK:
             return .consumedAll
@@ -122,10 +119,20 @@ public final class HTTPParser {
         case HPE_PAUSED_UPGRADE:
             return .upgraded(consumed: consumedCount(from: start))
         default:
+            // A head cut short by an error is readable as far as it went.
+            if isReadingHead { copyHeadBytes() }
             if let limitError { return .failed(limitError) }
             let reason = llhttp_get_error_reason(state).map { String(cString: $0) } ?? "invalid HTTP"
             return .failed(ParseError(kind: .malformed, reason: reason))
         }
+    }
+
+    /// Makes a head that is still arriving readable as far as it goes (the
+    /// access log of a request that timed out mid-head). Not done after
+    /// every read: a head trickled in small reads would be copied again and
+    /// again.
+    public func makeIncompleteHeadReadable() {
+        if isReadingHead { copyHeadBytes() }
     }
 
     /// The head's bytes into `head.bytes`: one copy per head, not one per callback.

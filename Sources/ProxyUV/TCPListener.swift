@@ -36,8 +36,6 @@ public final class TCPListener: TimerDelegate {
     /// data path); `close()` clears it, which breaks the cycle.
     public var delegate: TCPListenerDelegate?
     public private(set) var isClosed = false
-    /// True while accepting is paused after a failure.
-    public private(set) var isPaused = false
 
     public init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 1024) throws(UVError) {
         self.loop = loop
@@ -123,14 +121,12 @@ public final class TCPListener: TimerDelegate {
     }
 
     private func pause() {
-        isPaused = true
         uv_poll_stop(poll)
         retryTimer.start(milliseconds: Self.acceptRetryMilliseconds)
     }
 
     public func timerDidFire(_ timer: Timer) {
         guard !isClosed else { return }
-        isPaused = false
         watch()
     }
 
