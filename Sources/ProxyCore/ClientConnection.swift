@@ -120,7 +120,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             failureReason = "client \(error.name)"
             abort()
         } else {
-            upstreamFailed(.closed(error.name))
+            upstreamFailed(error.isConnectionReset ? .reset(error.name) : .closed(error.name))
         }
         rearmTimer()
     }
@@ -134,7 +134,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     func streamDidFailToConnect(_ source: Stream, _ error: UVError) {
         timeouts.connectFinished()
         server.metrics.upstreamConnectErrors += 1
-        let failure: UpstreamFailure = error.isConnectionRefused || error.name == "ENOENT" ? .refused(error.name) : .unreachable(error.name)
+        // A reset during the handshake is a refusal too: the listening socket
+        // closed (a runtime killed) with the connection in its accept queue.
+        let refused = error.isConnectionRefused || error.name == "ENOENT" || error.isConnectionReset
+        let failure: UpstreamFailure = refused ? .refused(error.name) : .unreachable(error.name)
         server.health.runtimeUnreachable(failure.reason)
         upstreamFailed(failure)
         rearmTimer()

@@ -6,8 +6,12 @@ public enum UpstreamFailure: Sendable, Equatable {
     case refused(String)
     /// Connecting failed otherwise (EHOSTUNREACH, ...).
     case unreachable(String)
-    /// The connection closed or reset before the response was complete.
+    /// The connection closed before the response was complete.
     case closed(String)
+    /// The upstream reset the connection (ECONNRESET) before the response
+    /// was complete: it closed with bytes unread, or its listening socket
+    /// closed with the connection still in the accept queue.
+    case reset(String)
     /// The upstream sent bytes that are not a valid HTTP response.
     case malformed(String)
 
@@ -16,6 +20,7 @@ public enum UpstreamFailure: Sendable, Equatable {
         case .refused(let detail): "upstream refused connection (\(detail))"
         case .unreachable(let detail): "upstream unreachable (\(detail))"
         case .closed(let detail): "upstream closed connection (\(detail))"
+        case .reset(let detail): "upstream reset connection (\(detail))"
         case .malformed(let detail): "invalid response from upstream (\(detail))"
         }
     }
@@ -67,17 +72,22 @@ public struct ExchangeState: Sendable {
     /// timeout has not run out since the first refusal.
     public func recovery(after failure: UpstreamFailure, runtimeMayReturn: Bool = false) -> ExchangeRecovery {
         if responseStarted { return .abortClient }
-        if case .closed = failure, canRetry { return .retryOnFreshConnection }
+        switch failure {
+        case .closed where upstreamWasReused && canResend, .reset where canResend: return .retryOnFreshConnection
+        default: break
+        }
         if case .refused = failure, runtimeMayReturn, replayable, !responseBytesReceived { return .retryAfterDelay }
         return .respond(status: 502, keepClientOpen: requestComplete)
     }
 
-    /// A pooled connection that the upstream closed while idle fails the
-    /// first request sent on it: retry once if nothing came back, every byte
-    /// sent is still at hand, and sending again is safe.
-    var canRetry: Bool {
-        upstreamWasReused && !retried && !responseBytesReceived && replayable
-            && (method.isIdempotent || requestBodyBytesSent == 0)
+    /// Sending the request once more is safe: it was not retried yet,
+    /// nothing came back, every byte sent is still at hand, and the method is
+    /// idempotent or no body went out. Used once for a pooled connection the
+    /// upstream closed while idle (it fails the first request sent on it),
+    /// and for a reset (a runtime killed with the connection in its accept
+    /// queue resets it: the request never reached the application).
+    var canResend: Bool {
+        !retried && !responseBytesReceived && replayable && (method.isIdempotent || requestBodyBytesSent == 0)
     }
 
     /// After the request's own timeout or the connect timeout.

@@ -11,6 +11,7 @@ public struct UVError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(name): \(String(cString: uv_strerror(code)))" }
 
     public var isConnectionRefused: Bool { code == UV_ECONNREFUSED.rawValue }
+    public var isConnectionReset: Bool { code == UV_ECONNRESET.rawValue }
     public var isEndOfFile: Bool { code == UV_EOF.rawValue }
     public var isTooManyOpenFiles: Bool { code == UV_EMFILE.rawValue || code == UV_ENFILE.rawValue }
     public var isCancelled: Bool { code == UV_ECANCELED.rawValue }

@@ -146,7 +146,7 @@ import Glibc
         #expect((try? served.get())?.status == 200, "\(served)")
         // Readiness: the proxy has closed the connections it held.
         // (Pooled upstream connections close after the upstream idle timeout, 4 s.)
-        #expect(waitUntil(timeout: 20) { openDescriptors(of: pid) < 32 }, "\(openDescriptors(of: pid)) descriptors still open")
+        #expect(waitUntil(timeout: 20) { openDescriptors(of: pid) < 32 }, "\(descriptorSummary(of: pid)) still open")
         let after = try RawClient(port: port, receiveTimeout: 10)
         try after.send("GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try after.readResponse().status == 201)
@@ -171,6 +171,19 @@ private func resetOnClose(_ fd: Int32) {
 
 private func openDescriptors(of pid: Int32) -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+}
+
+/// What `pid`'s open descriptors are, counted by kind ("socket", "pipe", ...), and its descriptor limit: for failure messages.
+private func descriptorSummary(of pid: Int32) -> String {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+    var kinds: [String: Int] = [:]
+    for name in names {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)")) ?? "?"
+        kinds[String(target.prefix { $0 != ":" }), default: 0] += 1
+    }
+    let limits = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+    let limit = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? "?"
+    return "\(names.count) descriptors (\(kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(limit))"
 }
 
 /// User plus system CPU time of `pid`, from /proc/PID/stat.

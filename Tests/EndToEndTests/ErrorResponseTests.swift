@@ -143,6 +143,25 @@ import Glibc
         #expect(proxy.process.waitForLines(count: 1) { $0.contains("\"GET /two HTTP/1.1\" 200 ") }.first?.contains("error=") == false)
     }
 
+    // An upstream that resets a fresh connection before reading the request (a runtime killed with it in the accept queue does): a GET is sent once more on a new connection and gets 200; a POST whose body went out is not sent again and gets 502.
+    @Test func resetBeforeAnyResponseIsRetriedOnceWhenSafe() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["reset-first"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        let client = try RawClient(port: proxy.port, receiveTimeout: 10)
+        try client.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        #expect(upstream.process.waitForLines(count: 2) { $0.hasSuffix(" GET /again HTTP/1.1") }
+                == ["REQUEST 1 GET /again HTTP/1.1", "REQUEST 2 GET /again HTTP/1.1"])
+
+        let resetting = try PythonUpstream("raw_upstream.py", ["reset-first"])
+        let postProxy = try ProxyUnderTest(upstream: resetting.address)
+        let poster = try RawClient(port: postProxy.port, receiveTimeout: 10)
+        try poster.send("POST /once HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+        #expect(try poster.readResponse().status == 502)
+        expectLogged(postProxy, path: "/once", status: 502, error: "upstream reset connection (ECONNRESET)")
+        #expect(resetting.process.stdout.filter { $0.hasPrefix("REQUEST ") } == ["REQUEST 1 POST /once HTTP/1.1"])
+    }
+
     /// Sends GET /one, then GET /two on `client`'s connection: each must get 200 "ok".
     private func expectGetOneAndTwoOK(on client: RawClient, sourceLocation: SourceLocation = #_sourceLocation) throws {
         for path in ["/one", "/two"] {

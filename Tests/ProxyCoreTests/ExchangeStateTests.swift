@@ -27,7 +27,7 @@ private func completedExchange() -> ExchangeState {
     return exchange
 }
 
-private let allFailures: [UpstreamFailure] = [.refused("ECONNREFUSED"), .unreachable("EHOSTUNREACH"), .closed("ECONNRESET"), .malformed("bad status line")]
+private let allFailures: [UpstreamFailure] = [.refused("ECONNREFUSED"), .unreachable("EHOSTUNREACH"), .closed("EOF"), .reset("ECONNRESET"), .malformed("bad status line")]
 
 @Suite struct ExchangeStateTests {
     // Once the response head went to the client, any upstream failure cuts the client.
@@ -80,6 +80,21 @@ private let allFailures: [UpstreamFailure] = [.refused("ECONNREFUSED"), .unreach
         #expect(exchange.recovery(after: .closed("EOF")) == .respond(status: 502, keepClientOpen: true))
     }
 
+    // A reset before any response byte, on a fresh connection too, is retried once under the same rules as a stale pooled connection (a runtime killed with the connection in its accept queue resets it unread); a second reset answers 502.
+    @Test func resetBeforeAnyResponseByteIsRetriedOnce() {
+        var exchange = staleReusedExchange(.get)
+        exchange.upstreamWasReused = false
+        #expect(exchange.recovery(after: .reset("ECONNRESET")) == .retryOnFreshConnection)
+        exchange.retried = true
+        #expect(exchange.recovery(after: .reset("ECONNRESET")) == .respond(status: 502, keepClientOpen: true))
+        var post = staleReusedExchange(.post, bodyBytesSent: 1)
+        post.upstreamWasReused = false
+        #expect(post.recovery(after: .reset("ECONNRESET")) == .respond(status: 502, keepClientOpen: true))
+        var answered = staleReusedExchange(.get)
+        answered.responseBytesReceived = true
+        #expect(answered.recovery(after: .reset("ECONNRESET")) == .respond(status: 502, keepClientOpen: true))
+    }
+
     // Once part of the response arrived, a close is answered with 502, not retried.
     @Test func noRetryAfterResponseBytesReceived() {
         var exchange = staleReusedExchange(.get)
@@ -94,7 +109,7 @@ private let allFailures: [UpstreamFailure] = [.refused("ECONNREFUSED"), .unreach
         #expect(exchange.recovery(after: .closed("EOF")) == .respond(status: 502, keepClientOpen: true))
     }
 
-    // Only a close is retried: refused, unreachable and malformed answer 502 even on a stale reused connection.
+    // Only a close or a reset is retried: refused, unreachable and malformed answer 502 even on a stale reused connection.
     @Test(arguments: [UpstreamFailure.refused("ECONNREFUSED"), .unreachable("EHOSTUNREACH"), .malformed("bad")])
     func otherFailuresAreNotRetried(failure: UpstreamFailure) {
         #expect(staleReusedExchange(.get).recovery(after: failure) == .respond(status: 502, keepClientOpen: true))

@@ -16,10 +16,13 @@ received, "EOF <n>" when the peer closes.
   close-on-second  answers a connection's first request (keep-alive); on its
                 second request, closes without answering
   stall-chunked sends a chunked head and one chunk "hello", then stalls
+  reset-first   resets the first connection (SO_LINGER 0) when its first
+                request head arrives, as a runtime killed before reading it
+                does; answers every later request (keep-alive)
   backlog       listens with backlog 0, never accepts, and fills the accept
                 queue with its own connections before READY
 """
-import select, socket, sys
+import select, socket, struct, sys
 
 from upstream_common import OK, Upstream, bound_listener, say
 
@@ -58,7 +61,7 @@ def main():
             served[sock] = served.get(sock, 0) + 1
             line = head.split(b"\r\n")[0].decode("latin-1")
             say(f"REQUEST {upstream.sockets[sock]} {line}")
-            respond(sock, served[sock], upstream.drop)
+            respond(sock, served[sock], upstream)
 
     if MODE == "record":
         upstream.serve(record)
@@ -68,7 +71,8 @@ def main():
         upstream.serve(answer, sentinel=False)
 
 
-def respond(sock, number, drop):
+def respond(sock, number, upstream):
+    drop = upstream.drop
     if MODE == "garbage":
         sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
     elif MODE == "half-body":
@@ -82,6 +86,12 @@ def respond(sock, number, drop):
             sock.sendall(OK)
         else:
             drop(sock)
+    elif MODE == "reset-first":
+        if upstream.sockets[sock] == 1:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            drop(sock)
+        else:
+            sock.sendall(OK)
     elif MODE == "stall-chunked":
         sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
 
