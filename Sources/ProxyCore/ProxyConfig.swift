@@ -44,6 +44,8 @@ public struct ProxyConfig: Sendable {
     public var accessLog: AccessLogFormat = .text
     /// Log requests to the health and metrics routes too.
     public var logProbes = false
+    /// How long access-log lines may wait to be written together on a pipe (LogOutput); 0: each loop turn.
+    public var logFlushIntervalMilliseconds: UInt64 = 10
     public var timeoutPolicy: TimeoutPolicy = .none
     /// Upper bounds of the duration and time-to-first-byte histograms.
     public var durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]

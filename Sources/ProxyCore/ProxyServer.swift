@@ -36,7 +36,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         loop = try EventLoop()
         pool = UpstreamPool(loop: loop, config: config)
         metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds)
-        logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop)
+        logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop, batchMilliseconds: config.logFlushIntervalMilliseconds)
         accessLog = AccessLog(format: config.accessLog, output: logOutput, upstream: config.upstream.description)
         health = HealthMonitor(loop: loop, pool: pool, config: config)
         timeoutDurations = ClientTimeouts.Durations(
@@ -198,6 +198,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     /// Exits now with `status`, after a last attempt to write what is queued.
     func exitProcess(status: Int32) {
         log("exiting with status \(status)")
+        logOutput?.flush()
         loop.flushNow()
         exit(status)
     }
@@ -248,6 +249,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         for watcher in signalWatchers { watcher.close() }
         signalWatchers.removeAll()
         shutdownTimer.close()
+        logOutput?.flush()
         log("stopped")
         if supervisor != nil { exitProcess(status: exitStatus) }
     }

@@ -13,7 +13,14 @@ internal import CLibUV
 /// inherited descriptor non-blocking would change it for the wrapped runtime
 /// too, which shares it. Files, terminals and /dev/null are written directly:
 /// they do not stall.
-public final class LogOutput: StreamDelegate {
+///
+/// On a pipe, lines are gathered and written together: at most every
+/// `batchMilliseconds` (a line waits at most that long; 0: the lines of each
+/// loop turn leave at its end), or as soon as `batchBytes` are waiting. One write per request would wake the pipe's
+/// reader once per request, on a CPU the proxy shares with it: that cost
+/// CPU and showed in the latency tail at low load (docs/benchmarks.md).
+/// `flush()` writes what waits (before exiting).
+public final class LogOutput: StreamDelegate, TimerDelegate {
     private let fd: Int32
     private var stream: Stream?
     private var readerGone = false
@@ -21,10 +28,22 @@ public final class LogOutput: StreamDelegate {
     public private(set) var linesDropped = 0
     /// Why lines are written with blocking writes, if they are (for a start-up log line).
     public let blockingReason: String?
+    private let batchMilliseconds: UInt64
+    private let batchBytes: Int
+    /// Lines gathered for the next write to the pipe, and how many.
+    private var batch: [UInt8] = []
+    private var batchLines = 0
+    /// Lines handed to the pipe's stream since it last had nothing queued:
+    /// lost, and counted as dropped, if the reader goes away.
+    private var linesNotSurelyWritten = 0
+    private var batchTimer: Timer?
 
-    public init(loop: EventLoop, fd: Int32 = 1, queueLimit: Int = 1 << 20) {
+    public init(loop: EventLoop, fd: Int32 = 1, queueLimit: Int = 1 << 20,
+                batchMilliseconds: UInt64 = 10, batchBytes: Int = 32 * 1024) {
         self.fd = fd
         self.queueLimit = queueLimit
+        self.batchMilliseconds = batchMilliseconds
+        self.batchBytes = batchBytes
         var status = stat()
         if fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFIFO {
             let reopened = open("/proc/self/fd/\(fd)", O_WRONLY | O_CLOEXEC | O_NONBLOCK)
@@ -34,6 +53,10 @@ public final class LogOutput: StreamDelegate {
                     self.stream = stream
                     blockingReason = nil
                     stream.delegate = self
+                    batch.reserveCapacity(batchBytes + 4096)
+                    let timer = Timer(loop: loop)
+                    batchTimer = timer
+                    timer.delegate = self
                     return
                 }
                 stream.close()
@@ -54,21 +77,46 @@ public final class LogOutput: StreamDelegate {
             return
         }
         if let stream {
-            guard !stream.isClosed, stream.queuedByteCount + line.count <= queueLimit else {
+            guard !stream.isClosed, stream.queuedByteCount + batch.count + line.count <= queueLimit else {
                 linesDropped += 1
                 return
             }
-            stream.write(line)
+            batch.append(contentsOf: line)
+            batchLines += 1
+            if batch.count >= batchBytes || batchMilliseconds == 0 {
+                flush()
+            } else if let batchTimer, !batchTimer.isArmed {
+                batchTimer.start(milliseconds: batchMilliseconds)
+            }
             return
         }
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         if written != line.count { linesDropped += 1 }
     }
 
+    /// Hands the gathered lines to the pipe (written at the end of this loop turn, or by `EventLoop.flushNow`).
+    public func flush() {
+        batchTimer?.stop()
+        guard let stream, batchLines > 0 else { return }
+        if stream.queuedByteCount == 0 { linesNotSurelyWritten = 0 }
+        stream.write(batch)
+        linesNotSurelyWritten += batchLines
+        batch.removeAll(keepingCapacity: true)
+        batchLines = 0
+    }
+
+    public func timerDidFire(_ timer: Timer) { flush() }
+
     // MARK: The pipe's reader closed it: drop (and count) from now on.
 
     public func streamDidFail(_ stream: Stream, _ error: UVError) {
         readerGone = true
+        linesDropped += linesNotSurelyWritten + batchLines
+        linesNotSurelyWritten = 0
+        batch.removeAll()
+        batchLines = 0
+        batchTimer?.close()
+        batchTimer = nil
         stream.close()
         self.stream = nil
     }

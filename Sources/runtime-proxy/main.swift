@@ -63,6 +63,9 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Flag(help: "Log requests to the health and metrics routes too (env PROXY_LOG_PROBES=1).")
     var logProbes = false
 
+    @Option(help: "On a pipe, access-log lines are written together at most this often; 0 writes each loop turn's lines at once (env PROXY_LOG_FLUSH_INTERVAL, default 0.01).")
+    var logFlushInterval: String?
+
     @Option(help: "After a request timeout: restart (the runtime), none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default restart with a runtime to start, none without).")
     var timeoutPolicy: String?
 
@@ -156,6 +159,8 @@ struct RuntimeProxyCommand: ParsableCommand {
         }
         config.accessLog = format
         config.logProbes = logProbes || environment["PROXY_LOG_PROBES"] == "1"
+        config.logFlushIntervalMilliseconds = try duration(logFlushInterval, "--log-flush-interval", env: "PROXY_LOG_FLUSH_INTERVAL",
+                                                           environment, default: 0.01, allowZero: true)
         if !runtime.isEmpty {
             config.runtimeCommand = runtime
         } else if let process = environment["FUNC_PROCESS"] {

@@ -101,6 +101,7 @@ private let badValues = [
     BadValue(["--timeout", "-5"], naming: "--timeout"),
     BadValue([], environment: ["FUNC_TIMEOUT": "xyz"], naming: "FUNC_TIMEOUT"),
     BadValue(["--log-format", "fancy"], naming: "fancy"),
+    BadValue(["--log-flush-interval", "soon"], naming: "--log-flush-interval"),
 ]
 
 /// Every variable the binary reads, emptied (empty counts as unset), so the
