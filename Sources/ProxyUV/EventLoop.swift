@@ -22,7 +22,7 @@ public final class EventLoop {
     private var streamsToFlush: [Stream] = []
     private var spareFlushList: [Stream] = []
 
-    public init(readBufferSize: Int = 64 * 1024) throws(UVError) {
+    public init(readBufferSize: Int = 128 * 1024) throws(UVError) {
         // A peer that closes while we write must yield EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         raw = uv_default_loop()

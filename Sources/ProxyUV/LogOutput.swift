@@ -16,10 +16,10 @@ internal import CLibUV
 ///
 /// On a pipe, lines are gathered and written together: at most every
 /// `batchMilliseconds` (a line waits at most that long; 0: the lines of each
-/// loop turn leave at its end), or as soon as `batchBytes` are waiting. One write per request would wake the pipe's
-/// reader once per request, on a CPU the proxy shares with it: that cost
-/// CPU and showed in the latency tail at low load (docs/benchmarks.md).
-/// `flush()` writes what waits (before exiting).
+/// loop turn leave at its end), or as soon as `batchBytes` are waiting. One
+/// write per request would wake the pipe's reader once per request, on a CPU
+/// the proxy shares with it: that cost CPU and showed in the latency tail at
+/// low load (docs/logging.md). `flush()` writes what waits (before exiting).
 public final class LogOutput: StreamDelegate, TimerDelegate {
     private let fd: Int32
     private var stream: Stream?

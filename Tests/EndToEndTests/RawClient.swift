@@ -10,7 +10,10 @@ final class RawClient {
     private var buffered: [UInt8] = []
 
     init(port: Int, receiveTimeout: TimeInterval = 20) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a process another test starts meanwhile must not
+        // inherit it (Foundation closes only the descriptors open when it
+        // looked), or the connection outlives this client.
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

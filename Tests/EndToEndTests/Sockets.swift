@@ -7,7 +7,7 @@ import Glibc
 enum FreePort {
     /// A socket bound to 127.0.0.1 on a port the kernel chose, and that port.
     static func boundSocket() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)  // see RawClient
         guard fd >= 0 else { throw HarnessError.io("socket: \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
