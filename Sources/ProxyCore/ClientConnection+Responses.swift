@@ -140,6 +140,7 @@ extension ClientConnection {
             server.metrics.exchangeEnded(method: exchange.method, status: status, failed: failed, timedOut: timedOut,
                                          durationNanoseconds: duration, requestBytes: requestBodyBytes,
                                          responseBytes: responseBodyBytes)
+            server.exchangesInFlightChanged()
         }
         parser.makeIncompleteHeadReadable()
         server.accessLog.write(AccessRecord(remote: remoteDescription, head: parser.head, status: status,

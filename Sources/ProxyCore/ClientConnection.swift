@@ -352,13 +352,13 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         switch server.admission.request(self) {
         case .admitted:
             exchangeActive = true
-            server.metrics.exchangeStarted()
+            server.exchangeStarted()
             admitted = true
             attachUpstream(retrying: false)
             return .asFramed
         case .queued:
             exchangeActive = true
-            server.metrics.exchangeStarted()
+            server.exchangeStarted()
             parkedInQueue = true
             timeouts.queued(until: now + server.queueWaitMilliseconds)
             return .pauseBeforeBody

@@ -34,6 +34,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     public init(config: ProxyConfig) throws(UVError) {
         self.config = config
         loop = try EventLoop()
+        loop.readsInSmallPieces = true  // no exchange in flight yet
         pool = UpstreamPool(loop: loop, config: config)
         metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds)
         logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop, batchMilliseconds: config.logFlushIntervalMilliseconds)
@@ -129,6 +130,16 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         health.runtimeUnreachable("runtime not running")
         pool.closeAll()
     }
+
+    func exchangeStarted() {
+        metrics.exchangeStarted()
+        exchangesInFlightChanged()
+    }
+
+    /// Reads in small pieces while at most one exchange is in flight (see
+    /// `EventLoop.readsInSmallPieces`): latency at low load, fewer system
+    /// calls under load.
+    func exchangesInFlightChanged() { loop.readsInSmallPieces = metrics.inFlight <= 1 }
 
     /// The wait a queued request gets: for a runtime that is not ready yet, or for a slot.
     var queueWaitMilliseconds: UInt64 {

@@ -111,7 +111,7 @@ public final class Stream {
         isReading = true
         uv_read_start(rawStream, { handle, _, buffer in
             let loop = Unmanaged<EventLoop>.fromOpaque(handle!.pointee.loop.pointee.data).takeUnretainedValue()
-            buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(loop.readBufferSize))
+            buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(loop.readSize))
         }, { stream, count, buffer in
             guard let stream, let data = stream.pointee.data else { return }
             let this = Unmanaged<Stream>.fromOpaque(data).takeUnretainedValue()
