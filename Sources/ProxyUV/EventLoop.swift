@@ -22,7 +22,7 @@ public final class EventLoop {
     /// While true, reads are offered 16 KiB at a time instead of the whole
     /// buffer. At low load a large body then leaves in pieces and the next
     /// hop starts on the first while the rest is read (measured at one
-    /// connection, 64 KiB bodies: p50 30 us lower); under load, whole-buffer
+    /// connection, 64 KiB bodies: p50 about 25 us lower); under load, whole-buffer
     /// reads need fewer system calls (half the CPU per request at 16
     /// connections). The server sets it by the number of exchanges in flight.
     public var readsInSmallPieces = false {
