@@ -14,12 +14,15 @@ internal import CLibUV
 /// too, which shares it. Files, terminals and /dev/null are written directly:
 /// they do not stall.
 ///
-/// On a pipe, lines are gathered and written together: at most every
-/// `batchMilliseconds` (a line waits at most that long; 0: the lines of each
-/// loop turn leave at its end), or as soon as `batchBytes` are waiting. One
-/// write per request would wake the pipe's reader once per request, on a CPU
-/// the proxy shares with it: that cost CPU and showed in the latency tail at
-/// low load (docs/logging.md). `flush()` writes what waits (before exiting).
+/// On a pipe, at most one write leaves every `batchMilliseconds`: a line
+/// that comes when nothing was written for that long leaves at the end of
+/// its loop turn; lines that follow within the interval wait and leave
+/// together when it ends (or as soon as `batchBytes` wait; 0: the lines of
+/// each loop turn leave at its end). One write per request would wake the
+/// pipe's reader once per request, on a CPU the proxy shares with it: that
+/// cost CPU and showed in the latency tail (docs/logging.md). At low rates
+/// nothing waits, so no extra wakeup is spent on a lone line. `flush()`
+/// writes what waits (before exiting).
 public final class LogOutput: StreamDelegate, TimerDelegate {
     private let fd: Int32
     private var stream: Stream?
@@ -37,9 +40,13 @@ public final class LogOutput: StreamDelegate, TimerDelegate {
     /// lost, and counted as dropped, if the reader goes away.
     private var linesNotSurelyWritten = 0
     private var batchTimer: Timer?
+    private let loop: EventLoop
+    /// When the last batch was handed to the pipe (loop milliseconds).
+    private var lastBatchAt: UInt64?
 
     public init(loop: EventLoop, fd: Int32 = 1, queueLimit: Int = 1 << 20,
                 batchMilliseconds: UInt64 = 10, batchBytes: Int = 32 * 1024) {
+        self.loop = loop
         self.fd = fd
         self.queueLimit = queueLimit
         self.batchMilliseconds = batchMilliseconds
@@ -83,10 +90,12 @@ public final class LogOutput: StreamDelegate, TimerDelegate {
             }
             batch.append(contentsOf: line)
             batchLines += 1
-            if batch.count >= batchBytes || batchMilliseconds == 0 {
+            let now = loop.nowMilliseconds
+            let due = lastBatchAt.map { $0 &+ batchMilliseconds } ?? now
+            if batch.count >= batchBytes || now >= due {
                 flush()
             } else if let batchTimer, !batchTimer.isArmed {
-                batchTimer.start(milliseconds: batchMilliseconds)
+                batchTimer.start(milliseconds: due - now)
             }
             return
         }
@@ -100,6 +109,7 @@ public final class LogOutput: StreamDelegate, TimerDelegate {
         guard let stream, batchLines > 0 else { return }
         if stream.queuedByteCount == 0 { linesNotSurelyWritten = 0 }
         stream.write(batch)
+        lastBatchAt = loop.nowMilliseconds
         linesNotSurelyWritten += batchLines
         batch.removeAll(keepingCapacity: true)
         batchLines = 0
