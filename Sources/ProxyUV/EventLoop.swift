@@ -29,6 +29,9 @@ public final class EventLoop {
         didSet { readSize = readsInSmallPieces ? min(Self.smallReadSize, readBufferSize) : readBufferSize }
     }
     static let smallReadSize = 16 * 1024
+    /// Counts the loop's turns (one per poll), so that a caller can tell
+    /// whether two events came in the same turn.
+    public private(set) var turn: UInt64 = 0
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
     private let flushPrepare: UnsafeMutablePointer<uv_prepare_t>
     private var streamsToFlush: [Stream] = []
@@ -50,7 +53,9 @@ public final class EventLoop {
         flushCheck.pointee.data = this
         try UVError.check(uv_check_start(flushCheck) { check in
             guard let data = check?.pointee.data else { return }
-            Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushPendingStreams()
+            let loop = Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue()
+            loop.flushPendingStreams()
+            loop.turn &+= 1
         })
         // Before the poll phase: what timer callbacks queued must leave before
         // the loop blocks in poll.

@@ -14,15 +14,17 @@ internal import CLibUV
 /// too, which shares it. Files, terminals and /dev/null are written directly:
 /// they do not stall.
 ///
-/// On a pipe, at most one write leaves every `batchMilliseconds`: a line
-/// that comes when nothing was written for that long leaves at the end of
-/// its loop turn; lines that follow within the interval wait and leave
-/// together when it ends (or as soon as `batchBytes` wait; 0: the lines of
-/// each loop turn leave at its end). One write per request would wake the
-/// pipe's reader once per request, on a CPU the proxy shares with it: that
-/// cost CPU and showed in the latency tail (docs/logging.md). At low rates
-/// nothing waits, so no extra wakeup is spent on a lone line. `flush()`
-/// writes what waits (before exiting).
+/// On a pipe, lines of a loop turn that logged one line only are written at
+/// most once every `batchMilliseconds`: a line that comes when nothing was
+/// written for that long leaves at the end of its turn; lines that follow
+/// within the interval wait and leave together when it ends (or as soon as
+/// `batchBytes` wait). A turn that logs two lines or more writes everything
+/// waiting at its end: that is load, the write carries many lines, and
+/// measured at 256 connections holding those lines back cost throughput.
+/// One write per request at one connection would wake the pipe's reader once
+/// per request, on a CPU the proxy shares with it: that cost CPU and showed
+/// in the latency tail (docs/logging.md). `batchMilliseconds` 0: the lines of
+/// each turn leave at its end. `flush()` writes what waits (before exiting).
 public final class LogOutput: StreamDelegate, TimerDelegate {
     private let fd: Int32
     private var stream: Stream?
@@ -43,6 +45,8 @@ public final class LogOutput: StreamDelegate, TimerDelegate {
     private let loop: EventLoop
     /// When the last batch was handed to the pipe (loop milliseconds).
     private var lastBatchAt: UInt64?
+    /// The loop turn of the last line written.
+    private var turnOfLastLine: UInt64?
 
     public init(loop: EventLoop, fd: Int32 = 1, queueLimit: Int = 1 << 20,
                 batchMilliseconds: UInt64 = 10, batchBytes: Int = 32 * 1024) {
@@ -92,7 +96,9 @@ public final class LogOutput: StreamDelegate, TimerDelegate {
             batchLines += 1
             let now = loop.nowMilliseconds
             let due = lastBatchAt.map { $0 &+ batchMilliseconds } ?? now
-            if batch.count >= batchBytes || now >= due {
+            let busyTurn = turnOfLastLine == loop.turn
+            turnOfLastLine = loop.turn
+            if busyTurn || batch.count >= batchBytes || now >= due {
                 flush()
             } else if let batchTimer, !batchTimer.isArmed {
                 batchTimer.start(milliseconds: due - now)
