@@ -31,7 +31,7 @@ public final class EventLoop {
     static let smallReadSize = 16 * 1024
     /// Counts the loop's turns (one per poll), so that a caller can tell
     /// whether two events came in the same turn.
-    public private(set) var turn: UInt64 = 0
+    private(set) var turn: UInt64 = 0
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
     private let flushPrepare: UnsafeMutablePointer<uv_prepare_t>
     private var streamsToFlush: [Stream] = []
