@@ -117,24 +117,11 @@ private func proxyEnvironment(_ extra: [String: String]) -> [String: String] {
 /// serving) and returns its status, stdout and stderr lines.
 private func runToExit(_ arguments: [String], environment: [String: String] = [:]) throws
     -> (status: Int32, stdout: String, stderr: [String]) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Harness.proxyBinary)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(proxyEnvironment(environment)) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 15, execute: watchdog)
-    let errorData = err.fileHandleForReading.readDataToEndOfFile()
-    let outputData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    let stderr = String(decoding: errorData, as: UTF8.self).split(separator: "\n").map(String.init)
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), stderr)
+    let result = try runToCompletion(Harness.proxyBinary, arguments,
+                                     environment: ProcessInfo.processInfo.environment.merging(proxyEnvironment(environment)) { $1 },
+                                     killAfter: 15)
+    let stderr = String(decoding: result.error, as: UTF8.self).split(separator: "\n").map(String.init)
+    return (result.status, String(decoding: result.output, as: UTF8.self), stderr)
 }
 
 /// The binary started with `arguments` (plus 127.0.0.1 and a dead upstream
@@ -162,8 +149,14 @@ private final class OccupiedPort {
     let port: Int
 
     init() throws {
-        (fd, port) = try FreePort.boundSocket()
-        guard listen(fd, 1) == 0 else { close(fd); throw HarnessError.io("listen: \(errno)") }
+        let (socketFD, port) = try FreePort.boundSocket()
+        // Closed before the properties are set (see RawClient.init).
+        guard listen(socketFD, 1) == 0 else {
+            let error = errno
+            close(socketFD)
+            throw HarnessError.io("listen: \(error)")
+        }
+        (fd, self.port) = (socketFD, port)
     }
 
     deinit { close(fd) }

@@ -28,80 +28,45 @@ enum Harness {
 
 /// A child process whose output lines are collected as they arrive.
 final class TestProcess: @unchecked Sendable {
-    let process = Process()
-    private let lock = NSCondition()
-    private var stdoutLines: [String] = []
-    private var stderrLines: [String] = []
-    private var partial: [Int: Data] = [:]
+    let process: ChildProcess
+    private let output = OutputLines()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = try PipeEnds(), err = try PipeEnds()
+        let null = try SystemCalls.openNull()
+        do {
+            defer { close(null); close(out.write); close(err.write) }
+            process = try ChildProcess(executable, arguments,
+                                       environment: environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } },
+                                       standardInput: null, standardOutput: out.write, standardError: err.write)
+        } catch {
+            close(out.read)
+            close(err.read)
+            throw error
         }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        collect(out.fileHandleForReading, stream: 1)
-        collect(err.fileHandleForReading, stream: 2)
-        try process.run()
+        output.collect(out.read, stream: .stdout)
+        output.collect(err.read, stream: .stderr)
     }
 
-    private func collect(_ handle: FileHandle, stream: Int) {
-        handle.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            self.lock.lock()
-            defer { self.lock.broadcast(); self.lock.unlock() }
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            var buffer = (self.partial[stream] ?? Data()) + data
-            while let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                if stream == 1 { self.stdoutLines.append(line) } else { self.stderrLines.append(line) }
-                buffer = Data(buffer[buffer.index(after: newline)...])
-            }
-            self.partial[stream] = buffer
-        }
-    }
+    var stdout: [String] { output.lines(.stdout) }
+    var stderr: [String] { output.lines(.stderr) }
 
-    var stdout: [String] { lock.lock(); defer { lock.unlock() }; return stdoutLines }
-    var stderr: [String] { lock.lock(); defer { lock.unlock() }; return stderrLines }
-
-    /// Waits until a line of stdout (or stderr) satisfies `match`; `nil` on timeout or exit.
+    /// Waits until a line of stdout (or stderr) satisfies `match`; `nil` on
+    /// timeout, or once the stream has ended without one.
     func waitForLine(onStderr: Bool = false, timeout: TimeInterval = 20, _ match: (String) -> Bool) -> String? {
-        let deadline = Date().addingTimeInterval(timeout)
-        lock.lock()
-        defer { lock.unlock() }
-        while true {
-            let lines = onStderr ? stderrLines : stdoutLines
-            if let line = lines.first(where: match) { return line }
-            if !process.isRunning || Date() > deadline { return nil }
-            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
-        }
+        output.waitForLines(onStderr ? .stderr : .stdout, count: 1, timeout: timeout, exitTime: { self.process.exitTime }, match).first
     }
 
     /// Waits for stdout to hold at least `count` lines satisfying `match`.
     func waitForLines(count: Int, timeout: TimeInterval = 20, _ match: (String) -> Bool) -> [String] {
-        let deadline = Date().addingTimeInterval(timeout)
-        lock.lock()
-        defer { lock.unlock() }
-        while true {
-            let found = stdoutLines.filter(match)
-            if found.count >= count || Date() > deadline { return found }
-            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
-        }
+        output.waitForLines(.stdout, count: count, timeout: timeout, exitTime: { self.process.exitTime }, match)
     }
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for exit, up to `timeout`; returns the status or nil.
     func waitForExit(timeout: TimeInterval = 20) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        process.waitForExit(timeout: timeout) ? process.terminationStatus : nil
     }
 
     /// Stops the process: SIGTERM, then SIGKILL after 5 s.
@@ -113,6 +78,55 @@ final class TestProcess: @unchecked Sendable {
     }
 
     deinit { stop() }
+}
+
+/// The lines a child writes to its stdout and stderr, read on a thread per
+/// stream (which holds only this, so dropping the TestProcess stops it).
+final class OutputLines: @unchecked Sendable {
+    enum Stream { case stdout, stderr }
+    private let lock = NSCondition()
+    private var received: [Stream: [String]] = [.stdout: [], .stderr: []]
+    private var partial: [Stream: [UInt8]] = [:]
+    private var ended: Set<Stream> = []
+
+    /// Reads `fd` to its end on a thread of its own, then closes it.
+    func collect(_ fd: Int32, stream: Stream) {
+        Thread { [self] in
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                lock.lock()
+                defer { lock.broadcast(); lock.unlock() }
+                guard count > 0 else { ended.insert(stream); break }
+                var buffer = (partial[stream] ?? []) + chunk[0..<count]
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    received[stream, default: []].append(String(decoding: buffer[..<newline], as: UTF8.self))
+                    buffer.removeSubrange(...newline)
+                }
+                partial[stream] = buffer
+            }
+            close(fd)
+        }.start()
+    }
+
+    func lines(_ stream: Stream) -> [String] { lock.lock(); defer { lock.unlock() }; return received[stream] ?? [] }
+
+    /// The first `count` lines of `stream` satisfying `match`, or fewer: on
+    /// timeout, once the stream has ended, or 2 s after the process exited
+    /// (a child of its own may hold the stream open).
+    func waitForLines(_ stream: Stream, count: Int, timeout: TimeInterval, exitTime: () -> Date?,
+                      _ match: (String) -> Bool) -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            let found = (received[stream] ?? []).filter(match)
+            if found.count >= count || ended.contains(stream) || Date() > deadline { return found }
+            if let exited = exitTime(), Date() > exited.addingTimeInterval(2) { return found }
+            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
+        }
+    }
 }
 
 /// The proxy under test, started on a kernel-chosen port.
@@ -153,8 +167,7 @@ final class PythonUpstream: @unchecked Sendable {
 
     var address: String { "127.0.0.1:\(port)" }
 
-    /// Test servers need no grace: threads of the test runner may have
-    /// SIGTERM blocked, and a child inherits that mask.
+    /// Test servers need no grace.
     deinit { process.signal(SIGKILL) }
 }
 
@@ -163,24 +176,6 @@ enum HarnessError: Error { case notReady(String), io(String) }
 /// Runs curl and returns its exit status, stdout and stderr.
 @discardableResult
 func curl(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["-sS", "--max-time", "60"] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    if let input {
-        let inPipe = Pipe()
-        process.standardInput = inPipe
-        try process.run()
-        inPipe.fileHandleForWriting.write(input)
-        try inPipe.fileHandleForWriting.close()
-    } else {
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let error = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    let result = try runToCompletion("/usr/bin/curl", ["-sS", "--max-time", "60"] + arguments, input: input)
+    return (result.status, String(decoding: result.output, as: UTF8.self), String(decoding: result.error, as: UTF8.self))
 }

@@ -21,14 +21,6 @@ enum ProcessMemory {
 /// Runs a shell pipeline (for streaming large bodies through curl) and
 /// returns its exit status and stdout.
 func shell(_ command: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try runToCompletion("/bin/bash", ["-c", command])
+    return (result.status, String(decoding: result.output, as: UTF8.self))
 }

@@ -141,18 +141,6 @@ private func poll<T>(seconds: TimeInterval, every interval: TimeInterval = 0.2, 
 
 /// Runs a tool with `input` on stdin; returns its exit status, stdout and stderr.
 private func runTool(_ path: String, _ arguments: [String], input: Data) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let inPipe = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = inPipe
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    inPipe.fileHandleForWriting.write(input)
-    try inPipe.fileHandleForWriting.close()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let error = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    let result = try runToCompletion(path, arguments, input: input)
+    return (result.status, String(decoding: result.output, as: UTF8.self), String(decoding: result.error, as: UTF8.self))
 }

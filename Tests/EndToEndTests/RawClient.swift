@@ -11,17 +11,26 @@ final class RawClient {
 
     init(port: Int, receiveTimeout: TimeInterval = 20) throws {
         // Close-on-exec: a process another test starts meanwhile must not
-        // inherit it (Foundation closes only the descriptors open when it
-        // looked), or the connection outlives this client.
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        // inherit it, or the connection outlives this client (ChildProcess
+        // closes the rest in the child too).
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard socketFD >= 0 else { throw HarnessError.io("socket: \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else { close(fd); throw HarnessError.io("connect: \(errno)") }
+        // Closed here, before `fd` is set: once every stored property is
+        // set, a throwing init runs deinit, which would close the number a
+        // second time (by then perhaps another thread's new socket).
+        guard result == 0 else {
+            let error = errno
+            close(socketFD)
+            throw HarnessError.io("connect: \(error)")
+        }
+        fd = socketFD
         setReceiveTimeout(receiveTimeout)
     }
 

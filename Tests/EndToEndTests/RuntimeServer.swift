@@ -62,7 +62,7 @@ final class RuntimeServer: @unchecked Sendable {
         return false
     }
 
-    /// SIGKILL to the runtime's process group (Foundation starts each child
+    /// SIGKILL to the runtime's process group (ChildProcess starts each child
     /// as its own group leader), which takes PHP's forked workers with it.
     private static func stop(_ process: TestProcess) {
         let pid = process.process.processIdentifier

@@ -16,7 +16,7 @@ enum FreePort {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { close(fd); throw HarnessError.io("bind: \(errno)") }
+        guard bound else { let error = errno; close(fd); throw HarnessError.io("bind: \(error)") }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 

@@ -5,20 +5,28 @@ import Testing
 @Suite struct StalledStdoutTests {
     /// The proxy with its stdout a pipe this test controls (and does not read).
     final class ProxyWithStdoutPipe {
-        let process = Process()
-        let stdoutPipe = Pipe()
+        let process: ChildProcess
         let stderrFile: URL
-        let port: Int
+        private(set) var port = 0
+        /// The read end of the proxy's stdout, or -1 once closed.
+        private var stdoutReader: Int32
 
         init(_ arguments: [String]) throws {
             stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-stderr-\(UUID().uuidString)")
-            _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-            process.executableURL = URL(fileURLWithPath: Harness.proxyBinary)
-            process.arguments = ["--port", "0", "--listen-address", "127.0.0.1"] + arguments
-            process.standardOutput = stdoutPipe
-            process.standardError = try FileHandle(forWritingTo: stderrFile)
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+            let stdoutPipe = try PipeEnds()
+            let null = try SystemCalls.openNull()
+            let stderrFD = open(stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            do {
+                defer { close(null); close(stdoutPipe.write); if stderrFD >= 0 { close(stderrFD) } }
+                guard stderrFD >= 0 else { throw HarnessError.io("open \(stderrFile.path): \(errno)") }
+                process = try ChildProcess(Harness.proxyBinary, ["--port", "0", "--listen-address", "127.0.0.1"] + arguments,
+                                           standardInput: null, standardOutput: stdoutPipe.write, standardError: stderrFD)
+            } catch {
+                close(stdoutPipe.read)
+                throw error
+            }
+            // Set before anything else can throw: deinit runs from here on.
+            stdoutReader = stdoutPipe.read
             var found: Int?
             for _ in 0..<400 where found == nil && process.isRunning {
                 let text = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
@@ -32,8 +40,15 @@ import Testing
             port = found
         }
 
+        /// The reader goes away: the proxy's writes fail from now on.
+        func closeStdoutReader() {
+            if stdoutReader >= 0 { close(stdoutReader) }
+            stdoutReader = -1
+        }
+
         deinit {
             process.terminate()
+            closeStdoutReader()
             try? FileManager.default.removeItem(at: stderrFile)
         }
     }
@@ -71,7 +86,7 @@ import Testing
     @Test func closedStdoutDropsAndCounts() throws {
         let deadPort = try FreePort.pick()
         let proxy = try ProxyWithStdoutPipe(["--upstream", "127.0.0.1:\(deadPort)"])
-        try proxy.stdoutPipe.fileHandleForReading.close()
+        proxy.closeStdoutReader()
         #expect(try send(100, to: proxy.port, expecting: 502) == 100)
         #expect(try send(100, to: proxy.port, expecting: 502) == 100)
         #expect(try droppedLines(port: proxy.port) >= 100)
