@@ -16,7 +16,7 @@
 #   ARGS_<name>="..."      extra flags for one of them (e.g. ARGS_nobatch="--log-flush-interval 0")
 #   NGINX=1                also nginx as a reverse proxy (lib.sh's config), named "nginx"
 #   REF=nginx              the target the others are compared with (default: nginx, else the first)
-#   URLPATH=/64k C=1 ROUNDS=6 D=3   path (/10b, /1k, /64k), connections, rounds, seconds per run
+#   URLPATH=/64k C=1 ROUNDS=6 D=3   path (/10b, /1k, /64k, /file/1k, /file/64k), connections, rounds, seconds per run
 #   SERVER_CPU=0 LOAD_CPU=1 BASE_PORT=28700 KEEP_TMP=1
 set -euo pipefail
 BENCH_NAME=ab

@@ -107,9 +107,17 @@ upstream_files() { # dir: the upstream's static bodies, dir/1k and dir/64k
   head -c 1024 /dev/zero | tr '\0' 'a' > "$1/1k"
   head -c 65536 /dev/zero | tr '\0' 'b' > "$1/64k"
 }
-# The upstream ("the function runtime"): access_log off, /10b = 10 bytes, /1k and /64k
-# static files (from upstream_files), /healthz.
+# The upstream ("the function runtime"): access_log off, /healthz, and bodies of
+# 10 bytes (/10b), 1 KiB (/1k) and 64 KiB (/64k) from `return 200` (as issue 6
+# names it: head and body leave in one writev; 64 KiB is 64 copies of a 1 KiB
+# variable, a config token being at most 4 KiB). /file/1k and /file/64k serve
+# the same bodies from files (upstream_files): head first, then sendfile, the
+# way many runtimes write a response (docs/benchmarks.md, "Bodies from files").
 upstream_nginx_http() { # prefix port www-dir
+  local kib_a kib_b times64
+  kib_a=$(head -c 1024 /dev/zero | tr '\0' 'a')
+  kib_b=$(head -c 1024 /dev/zero | tr '\0' 'b')
+  times64=$(for _ in $(seq 64); do printf '$kib'; done)
   cat <<EOF
 http {
   access_log off;
@@ -122,8 +130,10 @@ $(nginx_temp_paths "$1")
   server {
     listen 127.0.0.1:$2 backlog=4096;
     location = /10b { return 200 "0123456789"; }
-    location = /1k  { alias $3/1k; }
-    location = /64k { alias $3/64k; }
+    location = /1k  { return 200 "$kib_a"; }
+    location = /64k { set \$kib "$kib_b"; return 200 "$times64"; }
+    location = /file/1k  { alias $3/1k; }
+    location = /file/64k { alias $3/64k; }
     location = /post { client_max_body_size 2m; return 200 "0123456789"; }
     location = /healthz { return 200 "ok"; }
   }

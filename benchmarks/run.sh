@@ -49,7 +49,7 @@
 #   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256;
 #                   0: 10 B at 16 connections only
 #   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256");
-#                   SIZES may also name post1m (1 MiB POSTs) and rate10b (GET /10b at
+#                   SIZES may also name file1k, file64k (bodies from files), post1m (1 MiB POSTs) and rate10b (GET /10b at
 #                   about 100 requests/s per connection: latency below saturation)
 #   WARMUP=2        seconds of warm-up per target before round 1 (0 to skip)
 #   BASE_PORT=28400 first port tried; 5 free ports from here on are used
@@ -149,9 +149,12 @@ upstream_files "$TMP/www"
 #   rate10b  GET /10b at a fixed rate well below saturation: each connection
 #            waits 10 ms after each response (about 100 requests/s per
 #            connection), so p50/p99 show the latency a proxy adds, not queueing
-declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536 [post1m]=10 [rate10b]=10)
-declare -A SIZE_PATH=([10b]=10b [1k]=1k [64k]=64k [post1m]=post [rate10b]=10b)
-for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k, post1m, rate10b)"; done
+#   file1k, file64k  the 1 KiB and 64 KiB bodies served from files (head, then
+#            sendfile: two writes, as many runtimes answer; 1k and 64k come
+#            from `return 200`, head and body in one write)
+declare -A SIZE_BYTES=([10b]=10 [1k]=1024 [64k]=65536 [post1m]=10 [rate10b]=10 [file1k]=1024 [file64k]=65536)
+declare -A SIZE_PATH=([10b]=10b [1k]=1k [64k]=64k [post1m]=post [rate10b]=10b [file1k]=file/1k [file64k]=file/64k)
+for s in $SIZES; do [[ -n "${SIZE_BYTES[$s]:-}" ]] || die "unknown size '$s' (10b, 1k, 64k, post1m, rate10b, file1k, file64k)"; done
 
 # upstream: the "function runtime" stand-in.
 { nginx_main "$TMP/up" 16384 8192; upstream_nginx_http "$TMP/up" "$UP_PORT" "$TMP/www"; } > "$TMP/up/nginx.conf"

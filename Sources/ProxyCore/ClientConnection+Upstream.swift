@@ -38,6 +38,7 @@ extension ClientConnection {
         case .consumedAll:
             // More of the response is due: ask for it now (see acknowledgeNow).
             upstream.stream.acknowledgeNow()
+            server.responseContinues()
         case .paused(let consumed):
             finishExchange(extraBytesAfterResponse: consumed < bytes.byteCount)
         case .upgraded(let consumed):
