@@ -96,6 +96,11 @@ extension ClientConnection {
         HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
                                  extraFields: head.contains(.requestID) ? [] : requestIDField, into: responseHead)
         responseHead.withBytes { stream.write($0) }
+        if exchange.method != .head, exchange.responseFraming == .contentLength, (head.contentLength ?? 0) > 0 {
+            // Many runtimes write the head, then the body: the head waits for
+            // the body's first bytes, so the client gets one write, not two.
+            stream.holdStagedUntilNextWrite()
+        }
         exchange.responseStarted = true
         return exchange.method == .head ? .none : .asFramed
     }

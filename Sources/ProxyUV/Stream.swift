@@ -34,6 +34,7 @@ public final class Stream {
     private var inFlight = ByteQueue()
     private var writeRequest: UnsafeMutablePointer<uv_write_t>?
     private var isFlushScheduled = false
+    private var holdsStaged = false
     private var wantsDrainNotice = false
     private var shutdownRequested = false
     fileprivate private(set) var closeRequested = false
@@ -165,6 +166,7 @@ public final class Stream {
 
     public func write(_ bytes: RawSpan) {
         guard !isClosed, !closeRequested else { return }
+        holdsStaged = false
         bytes.withUnsafeBytes { raw in
             if raw.count >= Self.directWriteThreshold, isConnected, inFlight.isEmpty {
                 writeNow(raw)
@@ -199,7 +201,22 @@ public final class Stream {
 
     public func write(_ bytes: [UInt8]) {
         guard !isClosed, !closeRequested else { return }
+        holdsStaged = false
         bytes.withUnsafeBytes { staged.append($0) }
+        scheduleFlush()
+    }
+
+    /// What is staged now waits for the next write and leaves with it, not
+    /// in this loop turn's flush pass: a response head whose body is still
+    /// due then leaves with the body's first bytes, in one system call that
+    /// wakes the reader once (as nginx's `postpone_output` does). The next
+    /// write, `shutdownAfterWrites` or `closeAfterWrites` ends the wait;
+    /// `close` drops what waits, as it drops everything queued.
+    public func holdStagedUntilNextWrite() { holdsStaged = !staged.isEmpty }
+
+    private func releaseStaged() {
+        guard holdsStaged else { return }
+        holdsStaged = false
         scheduleFlush()
     }
 
@@ -217,7 +234,7 @@ public final class Stream {
 
     func flush() {
         isFlushScheduled = false
-        guard !isClosed, isConnected else { return }
+        guard !isClosed, isConnected, !holdsStaged else { return }
         if inFlight.isEmpty, !staged.isEmpty {
             var buffer = uv_buf_init(UnsafeMutableRawPointer(mutating: staged.readable.baseAddress!).assumingMemoryBound(to: CChar.self),
                                      UInt32(staged.count))
@@ -284,6 +301,7 @@ public final class Stream {
     /// Sends FIN once everything queued is written; reading goes on.
     public func shutdownAfterWrites() {
         guard !shutdownRequested, !isClosed else { return }
+        releaseStaged()
         shutdownRequested = true
         if queuedByteCount == 0 { performShutdown() }
     }
@@ -300,6 +318,7 @@ public final class Stream {
     /// Closes once everything queued is written (or writing fails).
     public func closeAfterWrites() {
         guard !isClosed else { return }
+        releaseStaged()
         if queuedByteCount == 0 || !isConnected { close() } else { closeRequested = true }
     }
 

@@ -144,4 +144,17 @@ import Testing
         #expect(line.range(of: #"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d 127\.0\.0\.1:\d+ "GET /status/201\?a=b HTTP/1\.1" 201 test-agent/1\.0 \d+\.\d{6}$"#,
                            options: .regularExpression) != nil)
     }
+
+    // A head whose body comes later (many runtimes write the two apart) waits for the body and leaves with it: nothing reaches the client while the body is due.
+    @Test func headWaitsForItsBody() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["head-then-body"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        let client = try RawClient(port: proxy.port)
+        try client.send("GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try #require(upstream.process.waitForLine { $0 == "HEAD 1" })
+        // The body follows a second after the head.
+        #expect(!isReadable(client.fd, milliseconds: 300), "the head left before its body")
+        let response = try client.readResponse()
+        #expect(response.status == 200 && response.bodyText == "hello")
+    }
 }

@@ -21,8 +21,10 @@ received, "EOF <n>" when the peer closes.
                 does; answers every later request (keep-alive)
   backlog       listens with backlog 0, never accepts, and fills the accept
                 queue with its own connections before READY
+  head-then-body  answers each request with a head (Content-Length: 5), prints
+                "HEAD <n>", and sends the body "hello" a second later
 """
-import select, socket, struct, sys
+import select, socket, struct, sys, threading
 
 from upstream_common import OK, Upstream, bound_listener, say
 
@@ -92,6 +94,10 @@ def respond(sock, number, upstream):
             drop(sock)
         else:
             sock.sendall(OK)
+    elif MODE == "head-then-body":
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        say(f"HEAD {number}")
+        threading.Timer(1.0, lambda: sock.sendall(b"hello")).start()
     elif MODE == "stall-chunked":
         sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
 
