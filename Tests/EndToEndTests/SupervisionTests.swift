@@ -37,6 +37,19 @@ import Testing
         #expect(proxy.process.stderr.contains { $0.contains("runtime ready after") })
     }
 
+    // A client that sends its request and half-closes while the request waits for the runtime still gets the answer, then the close.
+    @Test func halfClosedClientWaitingForTheRuntimeIsAnswered() throws {
+        let port = try FreePort.pick()
+        // The runtime listens only after a second: the request waits in the queue.
+        let (proxy, _) = try proxy(runtime: ["/bin/sh", "-c", "sleep 1; exec \(Harness.python) \(Self.runtimeScript) \(port)"], port: port)
+        let client = try RawClient(port: proxy.port)
+        try client.send("GET /half HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.shutdownWrite()
+        let response = try client.readResponse()
+        #expect(response.status == 200 && response.bodyText == "done")
+        #expect(client.isClosedByPeer())
+    }
+
     // An orphan the runtime leaves behind is reaped: no zombie remains.
     @Test func orphansAreReaped() throws {
         let port = try FreePort.pick()
