@@ -136,7 +136,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         server.metrics.upstreamConnectErrors += 1
         // A reset during the handshake is a refusal too: the listening socket
         // closed (a runtime killed) with the connection in its accept queue.
-        let refused = error.isConnectionRefused || error.name == "ENOENT" || error.isConnectionReset
+        let refused = error.isConnectionRefused || error.isNoSuchFile || error.isConnectionReset
         let failure: UpstreamFailure = refused ? .refused(error.name) : .unreachable(error.name)
         server.health.runtimeUnreachable(failure.reason)
         upstreamFailed(failure)
