@@ -94,6 +94,32 @@ final class ChildProcess: @unchecked Sendable {
     func terminate() { kill(processIdentifier, SIGTERM) }
 }
 
+/// A child whose stdout and stderr are pipes to this process, and its stdin
+/// a pipe too when `withInput` (/dev/null otherwise): this process keeps the
+/// read ends of the first two and the write end of the third.
+struct PipedChild {
+    let process: ChildProcess
+    let stdout: Int32
+    let stderr: Int32
+    let stdin: Int32?
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, withInput: Bool = false) throws {
+        let output = try PipeEnds(), errors = try PipeEnds(), input = withInput ? try PipeEnds() : nil
+        let null = try SystemCalls.openNull()
+        do {
+            defer { close(null); close(output.write); close(errors.write); input.map { _ = close($0.read) } }
+            process = try ChildProcess(executable, arguments, environment: environment, standardInput: input?.read ?? null,
+                                       standardOutput: output.write, standardError: errors.write)
+        } catch {
+            close(output.read)
+            close(errors.read)
+            input.map { _ = close($0.write) }
+            throw error
+        }
+        (stdout, stderr, stdin) = (output.read, errors.read, input?.write)
+    }
+}
+
 /// The two ends of a pipe, both close-on-exec in this process.
 struct PipeEnds {
     let read: Int32
@@ -142,26 +168,15 @@ enum SystemCalls {
 /// should it still run.
 func runToCompletion(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                      input: Data? = nil, killAfter: TimeInterval? = nil) throws -> (status: Int32, output: Data, error: Data) {
-    let output = try PipeEnds(), errors = try PipeEnds(), inputPipe = input == nil ? nil : try PipeEnds()
-    let null = try SystemCalls.openNull()
-    let child: ChildProcess
-    do {
-        defer { close(null); close(output.write); close(errors.write); inputPipe.map { _ = close($0.read) } }
-        child = try ChildProcess(executable, arguments, environment: environment, standardInput: inputPipe?.read ?? null,
-                                 standardOutput: output.write, standardError: errors.write)
-    } catch {
-        close(output.read)
-        close(errors.read)
-        inputPipe.map { _ = close($0.write) }
-        throw error
-    }
+    let piped = try PipedChild(executable, arguments, environment: environment, withInput: input != nil)
+    let child = piped.process
     let watchdog = killAfter.map { seconds in
         let item = DispatchWorkItem { kill(child.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
         return item
     }
-    let errorText = ThreadResult { SystemCalls.readAll(errors.read) }
-    if let inputPipe, let input {
+    let errorText = ThreadResult { SystemCalls.readAll(piped.stderr) }
+    if let stdin = piped.stdin, let input {
         Thread {
             // EPIPE rather than a SIGPIPE that would end the test runner.
             var pipeSignal = sigset_t()
@@ -170,15 +185,15 @@ func runToCompletion(_ executable: String, _ arguments: [String], environment: [
             pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
             var offset = 0
             while offset < input.count {
-                let written = input[offset...].withUnsafeBytes { Glibc.write(inputPipe.write, $0.baseAddress, $0.count) }
+                let written = input[offset...].withUnsafeBytes { Glibc.write(stdin, $0.baseAddress, $0.count) }
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else { break }
                 offset += written
             }
-            close(inputPipe.write)
+            close(stdin)
         }.start()
     }
-    let outputData = SystemCalls.readAll(output.read)
+    let outputData = SystemCalls.readAll(piped.stdout)
     let errorData = errorText.value
     child.waitUntilExit()
     watchdog?.cancel()

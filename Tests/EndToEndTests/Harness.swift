@@ -32,20 +32,11 @@ final class TestProcess: @unchecked Sendable {
     private let output = OutputLines()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
-        let out = try PipeEnds(), err = try PipeEnds()
-        let null = try SystemCalls.openNull()
-        do {
-            defer { close(null); close(out.write); close(err.write) }
-            process = try ChildProcess(executable, arguments,
-                                       environment: environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } },
-                                       standardInput: null, standardOutput: out.write, standardError: err.write)
-        } catch {
-            close(out.read)
-            close(err.read)
-            throw error
-        }
-        output.collect(out.read, stream: .stdout)
-        output.collect(err.read, stream: .stderr)
+        let piped = try PipedChild(executable, arguments,
+                                   environment: environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } })
+        process = piped.process
+        output.collect(piped.stdout, stream: .stdout)
+        output.collect(piped.stderr, stream: .stderr)
     }
 
     var stdout: [String] { output.lines(.stdout) }
@@ -112,9 +103,9 @@ final class OutputLines: @unchecked Sendable {
 
     func lines(_ stream: Stream) -> [String] { lock.lock(); defer { lock.unlock() }; return received[stream] ?? [] }
 
-    /// The first `count` lines of `stream` satisfying `match`, or fewer: on
-    /// timeout, once the stream has ended, or 2 s after the process exited
-    /// (a child of its own may hold the stream open).
+    /// The lines of `stream` satisfying `match`, once there are `count` of
+    /// them, or fewer: on timeout, once the stream has ended, or 2 s after the
+    /// process exited (a child of its own may hold the stream open).
     func waitForLines(_ stream: Stream, count: Int, timeout: TimeInterval, exitTime: () -> Date?,
                       _ match: (String) -> Bool) -> [String] {
         let deadline = Date().addingTimeInterval(timeout)
