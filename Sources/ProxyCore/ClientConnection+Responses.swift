@@ -189,7 +189,8 @@ extension ClientConnection {
             // The client went away (or the proxy is closing it) mid-exchange:
             // logged as 499, nginx's "client closed request".
             if failureReason == nil { failureReason = "client closed connection" }
-            recordExchange(status: exchange.responseStarted ? exchange.statusCode : 499, failed: false)
+            let status = exchange.responseStarted ? exchange.statusCode : 499
+            recordExchange(status: status, failed: exchange.responseStarted && server.failureStatuses.contains(status))
         }
         mode = .closed
         if let upstream {

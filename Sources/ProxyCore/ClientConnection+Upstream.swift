@@ -141,7 +141,7 @@ extension ClientConnection {
         // the request let through must find this connection idle (a
         // single-threaded runtime serves no other until this one closes).
         if reusable { server.pool.putBack(upstream) } else { upstream.close() }
-        recordExchange(status: exchange.statusCode, failed: false)
+        recordExchange(status: exchange.statusCode, failed: server.failureStatuses.contains(exchange.statusCode))
         timeouts.exchangeEnded(now: now)
         if keepClient {
             resumeAfterExchange()

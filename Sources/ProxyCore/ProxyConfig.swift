@@ -32,8 +32,12 @@ public struct ProxyConfig: Sendable {
     public var upstreamIdleTimeoutMilliseconds: UInt64 = 4_000
     /// An upgraded (tunnelled) connection with no bytes either way.
     public var tunnelIdleTimeoutMilliseconds: UInt64 = 300_000
-    /// Idle upstream connections kept for reuse.
-    public var maxIdleUpstreamConnections = 64
+    /// At most this many idle upstream connections. Not a working-set size:
+    /// idle connections close after `upstreamIdleTimeoutMilliseconds`, and the
+    /// pool keeps what the peak concurrency needed (no connection is opened
+    /// per request at steady load). Only a guard for descriptors; `nil`:
+    /// half the open-file limit, resolved at start.
+    public var maxIdleUpstreamConnections: Int?
 
     public var headLimits = HeadLimits(requiresHost: true)
     public var healthPath = "/healthz"
@@ -47,6 +51,8 @@ public struct ProxyConfig: Sendable {
     /// How long access-log lines may wait to be written together on a pipe (LogOutput); 0: each loop turn.
     public var logFlushIntervalMilliseconds: UInt64 = 10
     public var timeoutPolicy: TimeoutPolicy = .none
+    /// Runtime answers that count in `function_failures_total` (`--failure-statuses`).
+    public var failureStatuses = FailureStatuses.serverErrors
     /// Upper bounds of the duration and time-to-first-byte histograms.
     public var durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     /// Path of the runtime's own health check, asked by the cached check.

@@ -50,8 +50,9 @@ final class ProxyMetrics {
         perMethod[Self.labelIndex(method)].firstByte.observe(Double(nanoseconds) / 1e9)
     }
 
-    /// An exchange ended: `failed` when the proxy, not the function, failed it
-    /// (502, 504, a timeout, a cut response); `timedOut` for the request timeout.
+    /// An exchange ended: `failed` when the function answered with a failure
+    /// status (`--failure-statuses`, every 5xx by default) or the proxy failed
+    /// it (502, 504, a timeout, a cut response); `timedOut` for the request timeout.
     func exchangeEnded(method: HTTPMethod, status: Int, failed: Bool, timedOut: Bool, durationNanoseconds: UInt64,
                        requestBytes: Int, responseBytes: Int) {
         inFlight -= 1

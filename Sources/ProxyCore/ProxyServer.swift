@@ -14,6 +14,8 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     let accessLog: AccessLog
     let health: HealthMonitor
     let timeoutDurations: ClientTimeouts.Durations
+    /// Runtime answers counted as failures of the function.
+    let failureStatuses: FailureStatuses
     var requestIDs = RequestIDGenerator()
     private var listener: TCPListener?
     private var adminListener: TCPListener?
@@ -44,6 +46,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
             clientIdle: config.clientIdleTimeoutMilliseconds, headerRead: config.headerTimeoutMilliseconds,
             upstreamConnect: config.connectTimeoutMilliseconds, request: config.requestTimeoutMilliseconds,
             tunnelIdle: config.tunnelIdleTimeoutMilliseconds)
+        failureStatuses = config.failureStatuses
         healthPath = Array(config.healthPath.utf8)
         metricsPath = Array(config.metricsPath.utf8)
         shutdownTimer = Timer(loop: loop)

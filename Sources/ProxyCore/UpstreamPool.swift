@@ -3,6 +3,11 @@ import ProxyUV
 
 /// Keep-alive connections to the upstream, reused most-recent first.
 ///
+/// Every connection whose response ended cleanly comes back here, whatever
+/// the concurrency: the working set is what the peak needed, and it shrinks
+/// by time (the idle timeout), never by a count below the load. The count
+/// limit only guards descriptors (half the open-file limit by default).
+///
 /// An idle connection is read from: any byte or end of stream means the
 /// upstream gave it up (or misbehaves), and it is closed at once instead of
 /// being handed to the next request. Idle connections older than the idle
@@ -24,11 +29,10 @@ final class UpstreamPool: StreamDelegate, TimerDelegate {
         target = config.upstream
         limits = config.headLimits
         idleTimeout = config.upstreamIdleTimeoutMilliseconds
-        maxIdle = config.maxIdleUpstreamConnections
+        maxIdle = config.maxIdleUpstreamConnections ?? Int.max
         sweepTimer = Timer(loop: loop)
         sweepTimer.delegate = self
         sweepTimer.unreference()
-        idle.reserveCapacity(maxIdle)
     }
 
     var idleCount: Int { idle.count }

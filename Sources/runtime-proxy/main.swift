@@ -45,7 +45,7 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "Idle time after which an upgraded (WebSocket) connection is closed (env PROXY_TUNNEL_IDLE_TIMEOUT, default 300).")
     var tunnelIdleTimeout: String?
 
-    @Option(help: "Idle upstream connections kept for reuse (env PROXY_MAX_IDLE_UPSTREAM, default 64).")
+    @Option(help: "At most this many idle upstream connections; idle ones close after --upstream-idle-timeout (env PROXY_MAX_IDLE_UPSTREAM, default: half the open-file limit).")
     var maxIdleUpstream: Int?
 
     @Option(help: "Health check path answered by the proxy (env PROXY_HEALTH_PATH, default /healthz).")
@@ -96,8 +96,11 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "How long the runtime gets between SIGTERM and SIGKILL (env PROXY_STOP_TIMEOUT, default 10).")
     var stopTimeout: String?
 
-    @Argument(parsing: .postTerminator, help: "The runtime to start and watch, run directly (no shell); FUNC_PROCESS is run with /bin/sh -c instead.")
+    @Argument(parsing: .postTerminator, help: "The runtime to start and watch, run directly (no shell); FUNC_PROCESS is run with /bin/sh -c instead (a simple command as exec, so the runtime itself is watched).")
     var runtime: [String] = []
+
+    @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default 5xx).")
+    var failureStatuses: String?
 
     @Option(help: "Upper bounds of the duration histograms, in seconds, comma-separated (env PROXY_DURATION_BUCKETS, default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10).")
     var durationBuckets: String?
@@ -109,8 +112,13 @@ struct RuntimeProxyCommand: ParsableCommand {
     var healthInterval: String?
 
     func run() throws {
-        let config = try makeConfig()
+        var config = try makeConfig()
         raiseOpenFileLimit()
+        if config.maxIdleUpstreamConnections == nil {
+            // Only a guard for descriptors: idle connections close by time,
+            // and the pool holds what the peak concurrency needed.
+            config.maxIdleUpstreamConnections = max(1, (SystemInfo.openFileLimit ?? 65536) / 2)
+        }
         let server: ProxyServer
         do {
             server = try ProxyServer(config: config)
@@ -148,9 +156,10 @@ struct RuntimeProxyCommand: ParsableCommand {
                                                               environment, default: 4)
         config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, "--tunnel-idle-timeout", env: "PROXY_TUNNEL_IDLE_TIMEOUT",
                                                             environment, default: 300)
-        let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") ?? 64
-        guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
-        config.maxIdleUpstreamConnections = maxIdle
+        if let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") {
+            guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
+            config.maxIdleUpstreamConnections = maxIdle
+        }
         config.healthPath = try path(healthPath ?? environment["PROXY_HEALTH_PATH"] ?? "/healthz", name: "health path")
         config.metricsPath = try path(metricsPath ?? environment["PROXY_METRICS_PATH"] ?? "/metrics", name: "metrics path")
         let formatText = logFormat ?? environment["PROXY_LOG_FORMAT"] ?? "text"
@@ -164,7 +173,7 @@ struct RuntimeProxyCommand: ParsableCommand {
         if !runtime.isEmpty {
             config.runtimeCommand = runtime
         } else if let process = environment["FUNC_PROCESS"] {
-            config.runtimeCommand = ["/bin/sh", "-c", process]
+            config.runtimeCommand = ShellCommand.arguments(for: process)
         }
         let restartText = restartPolicy ?? environment["PROXY_RESTART_POLICY"] ?? "always"
         guard let restart = SupervisorStateMachine.RestartPolicy(rawValue: restartText) else {
@@ -197,6 +206,12 @@ struct RuntimeProxyCommand: ParsableCommand {
                 throw ValidationError("duration buckets '\(bucketsText)' are not ascending positive numbers separated by commas")
             }
             config.durationBuckets = buckets
+        }
+        if let statusesText = failureStatuses ?? environment["PROXY_FAILURE_STATUSES"] {
+            guard let statuses = FailureStatuses.parse(statusesText) else {
+                throw ValidationError("failure statuses '\(statusesText)' are not none or codes and classes (500, 5xx) separated by commas")
+            }
+            config.failureStatuses = statuses
         }
         if let admin = try adminPort ?? environment.integer("PROXY_ADMIN_PORT") {
             guard (0...65535).contains(admin) else { throw ValidationError("admin port \(admin) is not between 0 and 65535") }

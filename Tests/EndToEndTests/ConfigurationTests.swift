@@ -102,6 +102,8 @@ private let badValues = [
     BadValue([], environment: ["FUNC_TIMEOUT": "xyz"], naming: "FUNC_TIMEOUT"),
     BadValue(["--log-format", "fancy"], naming: "fancy"),
     BadValue(["--log-flush-interval", "soon"], naming: "--log-flush-interval"),
+    BadValue(["--failure-statuses", "6xx"], naming: "6xx"),
+    BadValue([], environment: ["PROXY_FAILURE_STATUSES": "500;502"], naming: "500;502"),
 ]
 
 /// Every variable the binary reads, emptied (empty counts as unset), so the
@@ -109,7 +111,8 @@ private let badValues = [
 private func proxyEnvironment(_ extra: [String: String]) -> [String: String] {
     let names = ["FUNC_PORT", "FUNC_TIMEOUT", "PROXY_LISTEN_ADDRESS", "PROXY_UPSTREAM", "PROXY_HEADER_TIMEOUT",
                  "PROXY_CLIENT_IDLE_TIMEOUT", "PROXY_CONNECT_TIMEOUT", "PROXY_UPSTREAM_IDLE_TIMEOUT", "PROXY_TUNNEL_IDLE_TIMEOUT",
-                 "PROXY_MAX_IDLE_UPSTREAM", "PROXY_HEALTH_PATH", "PROXY_METRICS_PATH", "PROXY_LOG_FORMAT"]
+                 "PROXY_MAX_IDLE_UPSTREAM", "PROXY_HEALTH_PATH", "PROXY_METRICS_PATH", "PROXY_LOG_FORMAT",
+                 "PROXY_FAILURE_STATUSES"]
     return Dictionary(uniqueKeysWithValues: names.map { ($0, "") }).merging(extra) { $1 }
 }
 

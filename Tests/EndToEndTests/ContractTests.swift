@@ -80,6 +80,19 @@ import Testing
         #expect(metrics.contains("function_failures_total{method=\"GET\"} 1\n"))
     }
 
+    // A runtime's 5xx counts as a failure of its method, a 4xx does not; --failure-statuses changes the set, and none restores the Go proxy's accounting.
+    @Test(arguments: [([String](), 2), (["--failure-statuses", "429,503"], 1), (["--failure-statuses", "none"], 0)])
+    func runtimeErrorStatusesAreFailures(arguments: [String], failures: Int) throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: arguments)
+        for status in [500, 503, 404, 200] {
+            #expect(try curl(["-w", "%{http_code}", "-o", "/dev/null", "\(proxy.baseURL)/status/\(status)"]).output == "\(status)")
+        }
+        let metrics = try curl(["\(proxy.baseURL)/metrics"]).output
+        #expect(metrics.contains("function_calls_total{method=\"GET\"} 4\n"))
+        #expect(metrics.contains("function_failures_total{method=\"GET\"} \(failures)\n"), "\(metrics)")
+    }
+
     // --timeout-policy exit: after the 408 the proxy exits with status 1, as the Go proxy did.
     @Test func timeoutPolicyExit() throws {
         let upstream = try PythonUpstream("echo_upstream.py")

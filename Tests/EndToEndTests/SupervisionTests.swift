@@ -164,6 +164,33 @@ import Testing
         #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
     }
 
+    // FUNC_PROCESS without exec (as images made for the Kubeless proxy write it): the process the proxy starts and reports is the runtime itself, and its own exit status after a SIGTERM drain (3) is the proxy's.
+    @Test func funcProcessRuntimeExitStatusIsTheProxys() throws {
+        let port = try FreePort.pick()
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(port)",
+                                       environment: ["FUNC_PROCESS": "\(Harness.python) \(Self.runtimeScript) \(port) --sigterm-exit 3",
+                                                     "PROXY_DRAIN_DELAY": "0"])
+        #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
+        let line = try #require(proxy.process.stderr.first { $0.contains("runtime started (pid ") })
+        let pid = try #require(Int32(line.split(separator: "pid ").last?.dropLast() ?? ""))
+        let commandLine = try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+        #expect(commandLine.contains("supervised_runtime.py"), "pid \(pid) is \(commandLine)")
+        proxy.process.signal(SIGTERM)
+        #expect(proxy.process.waitForLine(timeout: 30) { $0.hasPrefix("SIGTERM ") } != nil)
+        #expect(proxy.process.waitForExit(timeout: 30) == 3)
+        #expect(proxy.process.stderr.contains { $0.contains("exited with status 3") || $0.contains("exiting with status 3") },
+                "\(proxy.process.stderr)")
+    }
+
+    // A FUNC_PROCESS that is more than one command (cd, then the runtime) still runs through the shell as written.
+    @Test func funcProcessCompoundCommandRuns() throws {
+        let port = try FreePort.pick()
+        let directory = Harness.fixtures.path
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(port)",
+                                       environment: ["FUNC_PROCESS": "cd \(directory) && \(Harness.python) supervised_runtime.py \(port)"])
+        #expect(try curl(["\(proxy.baseURL)/"]).output == "done")
+    }
+
     // --max-inflight 1 in front of a single-threaded runtime: 200 concurrent clients all get 200, one upstream connection at a time.
     @Test func concurrencyLimitHolds() throws {
         let port = try FreePort.pick()

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""A runtime for supervision tests. argv: PORT [--single-threaded].
+"""A runtime for supervision tests. argv: PORT [--single-threaded] [--sigterm-exit N].
 
 GET /sleep?ms=M answers after M ms; any other path answers at once.
 Prints "READY" when listening, "SIGHUP received" on SIGHUP, and, on SIGTERM, "SIGTERM active=A completed=C"
-(requests still running and requests answered), then exits 0. With
+(requests still running and requests answered), then exits 0 (or N). With
 --single-threaded it serves one connection at a time, as many interpreters do;
 it counts how many connections it ever had open at once in /stats."""
 import signal, sys, threading, time
@@ -50,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
 def on_sigterm(signum, frame):
     with lock:
         print(f"SIGTERM active={state['active']} completed={state['completed']}", flush=True)
-    sys.exit(0)
+    sys.exit(int(sys.argv[sys.argv.index("--sigterm-exit") + 1]) if "--sigterm-exit" in sys.argv else 0)
 
 
 def on_sighup(signum, frame):
