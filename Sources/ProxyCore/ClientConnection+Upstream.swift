@@ -46,7 +46,7 @@ extension ClientConnection {
             if exchange.isUpgrade && exchange.statusCode == 101 {
                 startTunnel(leftover: bytes, from: consumed)
             } else {
-                upstreamFailed(.malformed("switching protocols that were not asked for"))
+                upstreamFailed(.malformed(exchange.upgradeRefusal ?? "switching protocols that were not asked for"))
             }
         case .failed(let error):
             upstreamFailed(.malformed(error.reason))
@@ -75,6 +75,11 @@ extension ClientConnection {
         let head = parser.head
         if head.statusCode < 200 {
             if head.statusCode == 101 && exchange.isUpgrade {
+                // The request's head is still the parser's: it stopped at the switch.
+                if let refusal = UpgradeCheck.refusal(request: self.parser.head, response: head) {
+                    exchange.upgradeRefusal = refusal
+                    return .asFramed
+                }
                 HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
                 responseHead.withBytes { stream.write($0) }
                 exchange.responseStarted = true

@@ -64,6 +64,8 @@ public struct ExchangeState: Sendable {
     public var responseComplete = false
     public var responseFraming: BodyFraming = .none
     public var statusCode = 0
+    /// Why the upstream's 101 may not open a tunnel (UpgradeCheck); the switch then fails with 502.
+    public var upgradeRefusal: String?
 
     public init() {}
 

@@ -2,7 +2,7 @@
 /// name is complete, so writing and looking up never compare names again.
 public enum FieldRole: UInt8, Sendable, CaseIterable {
     case ordinary
-    /// Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Proxy-*: never forwarded.
+    /// Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Proxy-*, HTTP2-Settings: never forwarded.
     case hopByHop
     /// `Upgrade`: hop-by-hop, but kept on upgrade requests and 101 responses.
     case upgrade
@@ -33,7 +33,10 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
             if matches(name, "keep-alive") { return .hopByHop }
             if matches(name, "user-agent") { return .userAgent }
         case 12: if matches(name, "x-request-id") { return .requestID }
-        case 14: if matches(name, "content-length") { return .contentLength }
+        case 14:
+            if matches(name, "content-length") { return .contentLength }
+            // Only meaningful with an h2c upgrade, which is never forwarded (UpgradeCheck).
+            if matches(name, "http2-settings") { return .hopByHop }
         case 15: if matches(name, "x-forwarded-for") { return .forwardedFor }
         case 16: if matches(name, "x-forwarded-host") { return .forwardedHost }
         case 17:

@@ -253,6 +253,12 @@ public final class HTTPParser {
         head.isChunked = flags & F_CHUNKED.rawValue != 0
         head.contentLength = flags & F_CONTENT_LENGTH.rawValue != 0 ? state.pointee.content_length : nil
         head.isUpgrade = state.pointee.upgrade != 0
+        if kind == .request, head.isUpgrade, head.method != .connect, !UpgradeCheck.offersProtocolOtherThanH2C(head) {
+            // An upgrade to h2c alone is an ordinary request (UpgradeCheck):
+            // llhttp then reads on past it instead of stopping at a switch.
+            head.isUpgrade = false
+            state.pointee.upgrade = 0
+        }
         head.keepAlive = llhttp_should_keep_alive(state) == 1
         isReadingHead = false
         inTrailers = true

@@ -33,7 +33,7 @@ public enum HeadWriter {
                     // (a per-request deadline), not for the runtime.
                     continue
                 case .upgrade:
-                    if head.isUpgrade { appendField(bytes, field, to: out) }
+                    if head.isUpgrade { appendUpgradeField(head, index, bytes, field, to: out) }
                     continue
                 default:
                     if head.connectionNamesOtherFields, !field.role.isProtectedFromConnection,
@@ -120,6 +120,24 @@ public enum HeadWriter {
         append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: out)
         out.append(": ")
         append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: out)
+        out.append("\r\n")
+    }
+
+    /// An upgrade request's `Upgrade` field without its `h2c` tokens
+    /// (UpgradeCheck), or nothing if no other token is left. Upgrades are
+    /// rare: this path may allocate.
+    private static func appendUpgradeField(_ head: MessageHead, _ index: Int, _ bytes: UnsafeBufferPointer<UInt8>,
+                                           _ field: MessageHead.Field, to out: ByteBuffer) {
+        let tokens = head.value(at: index).split(separator: UInt8(ascii: ",")).map(HeaderName.trimmed)
+        guard tokens.contains(where: UpgradeCheck.isH2C) else { return appendField(bytes, field, to: out) }
+        let kept = tokens.filter { !$0.isEmpty && !UpgradeCheck.isH2C($0) }
+        guard !kept.isEmpty else { return }
+        append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: out)
+        out.append(": ")
+        for (position, token) in kept.enumerated() {
+            if position > 0 { out.append(", ") }
+            append(bytes, token.startIndex..<token.endIndex, to: out)
+        }
         out.append("\r\n")
     }
 

@@ -87,6 +87,21 @@ import Testing
             + "Connection: upgrade\r\n" + forwarded + "X-Forwarded-Host: a\r\n\r\n")
     }
 
+    // An upgrade to h2c alone goes up as a plain request: no Upgrade, no HTTP2-Settings, no Connection: upgrade.
+    @Test func requestH2CUpgradeIsDropped() {
+        let out = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            + "HTTP2-Settings: AAMAAABkAAQAAP__\r\nAccept: */*\r\n\r\n")
+        #expect(out == "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n" + forwarded + "X-Forwarded-Host: a\r\n\r\n")
+    }
+
+    // In a list, h2c is taken out and the other protocols are kept (HTTP2-Settings goes whatever the upgrade).
+    @Test func requestUpgradeListLosesH2C() {
+        let out = request("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: H2C, websocket ,foo\r\nUpgrade: h2c\r\n"
+            + "HTTP2-Settings: x\r\n\r\n")
+        #expect(out == "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket, foo\r\nConnection: upgrade\r\n" + forwarded
+            + "X-Forwarded-Host: a\r\n\r\n")
+    }
+
     // Names keep their case, values are written trimmed; extra fields and the scheme come from the caller.
     @Test func requestExtraFieldsSchemeAndTrimming() {
         let out = request("DELETE /r HTTP/1.1\r\nhost: a\r\nx-Custom-NAME:   padded \t\r\n\r\n", client: "::1", scheme: "https",

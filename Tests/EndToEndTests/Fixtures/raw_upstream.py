@@ -23,8 +23,12 @@ received, "EOF <n>" when the peer closes.
                 queue with its own connections before READY
   head-then-body  answers each request with a head (Content-Length: 5), prints
                 "HEAD <n>", and sends the body "hello" a second later
+  switch        answers each request head with a 101 chosen by its path, then
+                echoes every byte the connection sends: /ws (websocket, the
+                right Sec-WebSocket-Accept), /ws-wrong-accept, /ws-no-accept,
+                /other (Upgrade: other/1); any other path gets 200
 """
-import select, socket, struct, sys, threading
+import base64, hashlib, select, socket, struct, sys, threading
 
 from upstream_common import OK, Upstream, bound_listener, say
 
@@ -55,7 +59,12 @@ def main():
         if data.startswith(b"GET /warm "):
             sock.sendall(OK)
 
+    switched = set()
+
     def answer(sock, data):
+        if sock in switched:
+            sock.sendall(data)
+            return
         buffers[sock] += data
         while sock in upstream.sockets and b"\r\n\r\n" in buffers[sock]:
             head, _, rest = buffers[sock].partition(b"\r\n\r\n")
@@ -63,6 +72,13 @@ def main():
             served[sock] = served.get(sock, 0) + 1
             line = head.split(b"\r\n")[0].decode("latin-1")
             say(f"REQUEST {upstream.sockets[sock]} {line}")
+            if MODE == "switch":
+                if switch(sock, head):
+                    switched.add(sock)
+                    if buffers[sock]:
+                        sock.sendall(buffers[sock])
+                    return
+                continue
             respond(sock, served[sock], upstream)
 
     if MODE == "record":
@@ -71,6 +87,31 @@ def main():
         upstream.serve(lambda sock, data: None, sentinel=False)
     else:
         upstream.serve(answer, sentinel=False)
+
+
+WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def switch(sock, head):
+    """Sends the 101 the request's path asks for; True if it sent one."""
+    lines = head.split(b"\r\n")
+    path = lines[0].split(b" ")[1]
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        fields[name.strip().lower()] = value.strip()
+    accept = base64.b64encode(hashlib.sha1(fields.get(b"sec-websocket-key", b"") + WEBSOCKET_GUID).digest())
+    extra = {
+        b"/ws": b"Upgrade: websocket\r\nSec-WebSocket-Accept: " + accept + b"\r\n",
+        b"/ws-wrong-accept": b"Upgrade: websocket\r\nSec-WebSocket-Accept: " + base64.b64encode(b"x" * 20) + b"\r\n",
+        b"/ws-no-accept": b"Upgrade: websocket\r\n",
+        b"/other": b"Upgrade: other/1\r\n",
+    }.get(path)
+    if extra is None:
+        sock.sendall(OK)
+        return False
+    sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n" + extra + b"\r\n")
+    return True
 
 
 def respond(sock, number, upstream):
