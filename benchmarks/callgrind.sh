@@ -10,7 +10,7 @@
 #              container), metrics on (always), --drain-delay 0 so SIGTERM ends it at once
 #   nginx      under `valgrind --tool=callgrind`: `master_process off; daemon off;`
 #              (one process, so valgrind sees the worker), access_log ON to a file
-#              (run.sh's log_format), proxy_http_version 1.1, upstream keepalive 64,
+#              (run.sh's log_format), proxy_http_version 1.1, upstream keepalive 1024,
 #              proxy_set_header Connection ""
 # Client: benchmarks/fixed_requests.py, exactly N keep-alive requests (no pipelining)
 # over K connections, after a warm-up of W requests over the same number of connections.
@@ -224,7 +224,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: $(machine_line); $(valgrind --version); $(nginx -v 2>&1 | sed 's/.*: //')"
   echo "- runtime-proxy binary: $BIN_NOTE; work tree $TREE"
   echo "- N=$N K=$K W=$W: each target run twice in a fresh process (W + N and W + 2N requests of GET /10b, keep-alive, over K connections); per request = (Ir(W+2N) - Ir(W+N)) / N"
-  echo "- runtime-proxy: \`--log-format text --drain-delay 0\`, stdout a pipe read by cat, metrics on; nginx: master_process off, 1 process, access_log to a file, proxy_http_version 1.1, upstream keepalive 64"
+  echo "- runtime-proxy: \`--log-format text --drain-delay 0\`, stdout a pipe read by cat, metrics on; nginx: master_process off, 1 process, access_log to a file, proxy_http_version 1.1, upstream keepalive 1024"
   echo
   echo "| target | Ir (W+N) | Ir (W+2N) | instructions / request |"
   echo "|---|---:|---:|---:|"

@@ -136,12 +136,16 @@ $(nginx_temp_paths "$1")
     location = /file/64k { alias $3/64k; }
     location = /post { client_max_body_size 2m; return 200 "0123456789"; }
     location = /healthz { return 200 "ok"; }
+    # Connections accepted so far (run.sh: upstream connections each proxy opened).
+    location = /nginx_status { stub_status; }
   }
 }
 EOF
 }
-# nginx as a reverse proxy, configured the way one would for keep-alive upstreams:
-# access_log ON to prefix/access.log, HTTP/1.1 to the upstream, upstream keepalive 64.
+# nginx as a reverse proxy, configured the way one would for keep-alive upstreams at
+# the concurrencies measured (up to 1,024 connections): access_log ON to
+# prefix/access.log, HTTP/1.1 to the upstream, upstream keepalive 1024 (with 64,
+# nginx itself opens a connection per request past 64 in flight).
 # With a health path (run.sh), that location answers 200 "ok" itself, not logged.
 proxy_nginx_http() { # prefix listen-port upstream-port [health path]
   local health=""
@@ -159,7 +163,7 @@ $(nginx_temp_paths "$1")
   keepalive_timeout 75s;
   upstream runtime {
     server 127.0.0.1:$3;
-    keepalive 64;
+    keepalive 1024;
     keepalive_requests 1000000;
   }
   server {

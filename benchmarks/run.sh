@@ -7,7 +7,7 @@
 #   runtime-proxy-nolog
 #                  wrk -> runtime-proxy (`--log-format none`; same binary, a second
 #                         process; metrics are always on) -> upstream
-#   nginx          wrk -> nginx reverse proxy (1 worker, HTTP/1.1 + upstream keepalive 64,
+#   nginx          wrk -> nginx reverse proxy (1 worker, HTTP/1.1 + upstream keepalive 1024,
 #                         access_log ON to a file in the temp dir) -> upstream
 #   haproxy        wrk -> haproxy (nbthread 1, mode http, http-reuse always,
 #                         option httplog, logging to stdout which goes to /dev/null) -> upstream
@@ -34,7 +34,8 @@
 # Method: interleaved rounds. For each round, for each target, for each body size
 # and connection count, run `wrk -t1 -cN -dDs --latency URL`, and record
 # requests/s, p50 and p99 (from wrk's latency distribution, in microseconds),
-# socket errors and non-2xx responses. Around each runtime-proxy / nginx / haproxy
+# socket errors, non-2xx responses, and the connections the upstream accepted during
+# the run (its stub_status `accepts`): what the proxy opened to it (direct: wrk's own). Around each runtime-proxy / nginx / haproxy
 # run the CPU time (utime+stime from /proc/PID/stat) of the proxy process (the nginx
 # worker, not its master) is sampled to give CPU seconds per 100k requests.
 # Summary values are medians over rounds; ratios are computed per round first
@@ -46,7 +47,7 @@
 #                   the targets, run in this order within each round (any subset)
 #   ROUNDS=5        number of interleaved rounds
 #   DURATION=5      seconds per wrk run
-#   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256;
+#   FULL=0          1: body sizes 10 B, 1 KiB, 64 KiB and connections 1, 16, 256, 1024;
 #                   0: 10 B at 16 connections only
 #   SIZES, CONNS    override the lists directly (e.g. SIZES="10b 1k" CONNS="16 256");
 #                   SIZES may also name file1k, file64k (bodies from files), post1m (1 MiB POSTs) and rate10b (GET /10b at
@@ -77,7 +78,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 if [[ "$FULL" == 1 ]]; then
   SIZES=${SIZES:-"10b 1k 64k"}
-  CONNS=${CONNS:-"1 16 256"}
+  CONNS=${CONNS:-"1 16 256 1024"}
 else
   SIZES=${SIZES:-"10b"}
   CONNS=${CONNS:-"16"}
@@ -303,6 +304,10 @@ check_alive() {
   done
 }
 
+upstream_accepts() { # connections the upstream nginx accepted so far, this query's own included
+  curl -s --max-time 5 "http://127.0.0.1:$UP_PORT/nginx_status" | awk 'NR == 3 { print $1 }'
+}
+
 run_wrk() { # target size conns duration -> wrk output in $TMP/wrk.out
   local url; url=$(url_of "$1" "$2")
   local script; script=$(wrk_script_of "$2")
@@ -321,7 +326,7 @@ fi
 
 # ---------------------------------------------------------------- rounds
 mkdir -p "$(dirname "$OUT")"
-printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\treader_cpu_ticks\tp999_us\n' > "$TMP/raw.tsv"
+printf 'round\ttarget\tsize\tconns\trps\tp50_us\tp99_us\trequests\tsocket_errors\tnon2xx\tcpu_ticks\treader_cpu_ticks\tp999_us\tupstream_conns\n' > "$TMP/raw.tsv"
 nconf=0; for _ in $SIZES; do for _ in $CONNS; do nconf=$((nconf + 1)); done; done
 log "rounds=$ROUNDS duration=${DURATION}s sizes=[$SIZES] conns=[$CONNS]: about $(( ROUNDS * nconf * NTARGETS * (DURATION + 1) )) s"
 START_TS=$(date +%s)
@@ -333,9 +338,12 @@ for r in $(seq 1 "$ROUNDS"); do
         rpid=$(reader_pid_of "$t")
         before=0; [[ -n "$cpid" ]] && before=$(cpu_ticks "$cpid")
         rbefore=0; [[ -n "$rpid" ]] && rbefore=$(cpu_ticks "$rpid")
+        accepts_before=$(upstream_accepts)
         run_wrk "$t" "$s" "$c" "$DURATION"
         after=0; [[ -n "$cpid" ]] && after=$(cpu_ticks "$cpid")
         rafter=0; [[ -n "$rpid" ]] && rafter=$(cpu_ticks "$rpid")
+        # Less the second query's own connection.
+        opened=$(( $(upstream_accepts) - accepts_before - 1 ))
         check_alive
         out="$TMP/wrk.out"
         rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -348,8 +356,8 @@ for r in $(seq 1 "$ROUNDS"); do
         [[ -n "$rps" && -n "$reqs" ]] || { cat "$out" >&2; die "could not parse wrk output"; }
         [[ -n "$cpid" ]] && ticks=$((after - before)) || ticks=""
         [[ -n "$rpid" ]] && rticks=$((rafter - rbefore)) || rticks=""
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
-          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" "$rticks" "${p999:-0}" >> "$TMP/raw.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$t" "$s" "$c" "$rps" "$p50" "$p99" \
+          "$reqs" "${serr:-0}" "${non2xx:-0}" "$ticks" "$rticks" "${p999:-0}" "$opened" >> "$TMP/raw.tsv"
         if [[ -n "${serr:-}" || -n "${non2xx:-}" ]]; then
           log "round $r $t $s c=$c: socket errors=${serr:-0} non-2xx=${non2xx:-0}"
           cp "$out" "$TMP/wrk-errors-$r-$t-$s-$c.out"
@@ -401,6 +409,7 @@ summarize() { # $1 = text|md
     err[t, s, c] += $9 + $10
     if ($11 != "" && $8 > 0) add("cpu" SUBSEP t SUBSEP s SUBSEP c, $11 / clk / $8 * 100000)
     if ($12 != "" && $8 > 0) add("rcpu" SUBSEP t SUBSEP s SUBSEP c, $12 / clk / $8 * 100000)
+    if ($14 != "") add("up" SUBSEP t SUBSEP s SUBSEP c, $14)
     if (r > maxr) maxr = r }
   END {
     nt = split(targets, T, " "); ns = split(sizes, S, " "); nc = split(conns, C, " ")
@@ -414,10 +423,10 @@ summarize() { # $1 = text|md
       }
     }
     if (mode == "md") {
-      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | p99.9 us | vs direct | vs nginx | vs nolog | CPU s / 100k req | log reader CPU s / 100k req | errors |"
-      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      print "| target | body | conns | rps (median) | rps min-max | p50 us | p99 us | p99.9 us | vs direct | vs nginx | vs nolog | CPU s / 100k req | log reader CPU s / 100k req | upstream conns opened / run | errors |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     } else {
-      printf "%-19s %-4s %5s %10s %13s %9s %9s %9s %9s %8s %8s %10s %10s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "p99.9 us", "vs direct", "vs nginx", "vs nolog", "CPU s/100k", "reader CPU", "errors"
+      printf "%-19s %-4s %5s %10s %13s %9s %9s %9s %9s %8s %8s %10s %10s %9s %6s\n", "target", "body", "conns", "rps(med)", "rps min-max", "p50 us", "p99 us", "p99.9 us", "vs direct", "vs nginx", "vs nolog", "CPU s/100k", "reader CPU", "up conns", "errors"
     }
     for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) for (i = 1; i <= nt; i++) {
       t = T[i]; s = S[j]; c = C[k]; key = t SUBSEP s SUBSEP c
@@ -426,12 +435,12 @@ summarize() { # $1 = text|md
       cpu = fmt(median("cpu" SUBSEP key), "%.2f"); rcpu = fmt(median("rcpu" SUBSEP key), "%.2f")
       vd = (t == "direct") ? "-" : fmt(median("vd" SUBSEP key), "%.3f")
       vn = (t == "nginx" || t == "direct") ? "-" : fmt(median("vn" SUBSEP key), "%.3f")
-      vl = fmt(median("vl" SUBSEP key), "%.3f")
+      vl = fmt(median("vl" SUBSEP key), "%.3f"); up = fmt(median("up" SUBSEP key), "%.0f")
       mm = sprintf("%.0f-%.0f", lo, hi)
       if (mode == "md")
-        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
+        printf "| %s | %s | %s | %.0f | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, up, err[t, s, c]
       else
-        printf "%-19s %-4s %5s %10.0f %13s %9.0f %9.0f %9.0f %9s %8s %8s %10s %10s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, err[t, s, c]
+        printf "%-19s %-4s %5s %10.0f %13s %9.0f %9.0f %9.0f %9s %8s %8s %10s %10s %9s %6d\n", t, s, c, median("rps" SUBSEP key), mm, median("p50" SUBSEP key), median("p99" SUBSEP key), median("p999" SUBSEP key), vd, vn, vl, cpu, rcpu, up, err[t, s, c]
     }
     # Access-log cost: runtime-proxy rps / runtime-proxy-nolog rps, per round, then the median.
     have = 0; for (j = 1; j <= ns; j++) for (k = 1; k <= nc; k++) if (cnt["vl" SUBSEP "runtime-proxy" SUBSEP S[j] SUBSEP C[k]] > 0) have = 1
