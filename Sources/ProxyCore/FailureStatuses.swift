@@ -1,7 +1,8 @@
 /// The response statuses from the runtime that count as failures of its
 /// function (`function_failures_total`): by default every 5xx, which is what
 /// the Kubeless runtimes answer when the function throws. The proxy's own
-/// error answers (502, 504, 408, a cut response) count whatever this says.
+/// error answers to a proxied request (502, 504, 408, a cut response) count
+/// whatever this says; a 503 for a full queue is no call and is not counted.
 public struct FailureStatuses: Sendable, Equatable {
     /// One bit per status 0-639.
     private var words = [UInt64](repeating: 0, count: 10)

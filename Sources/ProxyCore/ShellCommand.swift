@@ -24,7 +24,12 @@ public enum ShellCommand {
     /// Where the command word of a simple command begins (after any
     /// `NAME=value` assignments), or nil when `exec` cannot go there.
     static func commandWordStart(_ command: String) -> Int? {
-        guard let words = topLevelWords(Array(command.utf8)) else { return nil }
+        var bytes = Array(command.utf8)
+        // Trailing white space and newlines (a YAML block value ends in one) end nothing.
+        while let last = bytes.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") || last == UInt8(ascii: "\n") {
+            bytes.removeLast()
+        }
+        guard let words = topLevelWords(bytes) else { return nil }
         guard let word = words.first(where: { !isAssignment($0.text) }) else { return nil }
         if keepsItsShell.contains(word.text) { return nil }
         // A redirection in command position (`>log ruby x`): left alone.
@@ -36,13 +41,15 @@ public enum ShellCommand {
 
     /// The words outside quotes and substitutions, or nil when the text is
     /// more than one simple command: an unquoted `;`, `&` (but `>&`, `<&`),
-    /// `|`, `(`, `)` or newline, or an unfinished quote.
+    /// `|`, `(`, `)` or newline, or an unfinished quote. A backslash-newline
+    /// joins lines, as the shell's does.
     static func topLevelWords(_ bytes: [UInt8]) -> [(start: Int, text: [UInt8])]? {
         var words: [(start: Int, text: [UInt8])] = []
         var current: [UInt8] = []
         var currentStart = 0
         var quote: UInt8?  // ' or " while inside one
         var substitutionDepth = 0  // inside $( ... ), nesting
+        var expansionDepth = 0  // inside ${ ... }, nesting
         var inBackticks = false
         var index = 0
         func endWord() {
@@ -55,6 +62,11 @@ public enum ShellCommand {
             if quote == UInt8(ascii: "'") {
                 if byte == UInt8(ascii: "'") { quote = nil }
                 current.append(byte)
+                continue
+            }
+            if byte == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
+                // A line continuation: removed before anything else reads the line.
+                index += 1
                 continue
             }
             if byte == UInt8(ascii: "\\") {
@@ -71,6 +83,16 @@ public enum ShellCommand {
                 current.append(contentsOf: [byte, bytes[index + 1]])
                 index += 1
                 continue
+            } else if byte == UInt8(ascii: "$"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "{"), !inBackticks {
+                expansionDepth += 1
+                if current.isEmpty { currentStart = index }
+                current.append(contentsOf: [byte, bytes[index + 1]])
+                index += 1
+                continue
+            } else if expansionDepth > 0 && substitutionDepth == 0 && !inBackticks {
+                // `${A:-a b}`: white space inside does not split the word.
+                if byte == UInt8(ascii: "{") { expansionDepth += 1 }
+                if byte == UInt8(ascii: "}") { expansionDepth -= 1 }
             } else if substitutionDepth > 0 || inBackticks {
                 // Parentheses nest inside: `$((8090))`, `$(f (x))`.
                 if byte == UInt8(ascii: "(") && !inBackticks { substitutionDepth += 1 }
@@ -90,7 +112,8 @@ public enum ShellCommand {
                     // `2>&1`, `<&0`: a redirection, not a control operator.
                     guard let last = current.last, last == UInt8(ascii: ">") || last == UInt8(ascii: "<") else { return nil }
                 case UInt8(ascii: "#") where current.isEmpty:
-                    // A comment runs to the end of the line: nothing after it counts.
+                    // A comment runs to the end of the line; a line after it is a second command.
+                    if bytes[index...].contains(UInt8(ascii: "\n")) { return nil }
                     endWord()
                     return words
                 default:
@@ -100,7 +123,7 @@ public enum ShellCommand {
             if current.isEmpty { currentStart = index }
             current.append(byte)
         }
-        guard quote == nil, substitutionDepth == 0, !inBackticks else { return nil }
+        guard quote == nil, substitutionDepth == 0, expansionDepth == 0, !inBackticks else { return nil }
         endWord()
         return words
     }
@@ -117,7 +140,7 @@ public enum ShellCommand {
         "exec", "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "{", "}", "!",
         "[[", "function", "select", "time", "cd", "export", "eval", ".", "source", "set", "unset", "ulimit", "umask", "trap",
         "wait", "read", "alias", "unalias", "shift", "exit", "return", "readonly", "local", "hash", "type", "command",
-        "getopts", "jobs", "fg", "bg", "break", "continue", ":",
+        "getopts", "jobs", "fg", "bg", "break", "continue", ":", "times", "chdir",
     ].map { Array($0.utf8) })
 }
 

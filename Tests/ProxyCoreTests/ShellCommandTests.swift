@@ -16,6 +16,11 @@ import Testing
         ("node \"$(dirname $0)/server.js\"", "exec node \"$(dirname $0)/server.js\""),
         ("ruby x.rb # the runtime", "exec ruby x.rb # the runtime"),
         ("echo a\\;b", "exec echo a\\;b"),
+        ("A=1 \\\n  B=2 \\\n  node app.js", "A=1 \\\n  B=2 \\\n  exec node app.js"),
+        ("\\\nA=1 node x.js", "\\\nA=1 exec node x.js"),
+        ("OPTS=${OPTS:---workers 2} gunicorn app:app", "OPTS=${OPTS:---workers 2} exec gunicorn app:app"),
+        ("A=${X:-a b} B=${Y:-${Z:-c d}} printenv A", "A=${X:-a b} B=${Y:-${Z:-c d}} exec printenv A"),
+        ("ruby /kubeless.rb\n", "exec ruby /kubeless.rb\n"),
     ])
     func simpleCommandIsExeced(command: String, expected: String) {
         #expect(ShellCommand.execForm(command) == expected)
@@ -26,7 +31,7 @@ import Testing
     @Test(arguments: [
         "cd /app && ruby x.rb", "ruby a.rb; ruby b.rb", "ruby a.rb | tee log", "ruby a.rb &", "(cd /app; ruby x.rb)",
         "if true; then ruby x.rb; fi", "exec ruby x.rb", "cd /app", "A=1", "ulimit -n 4096", "ruby 'x.rb", "ruby x.rb\nruby y.rb",
-        "{ ruby x.rb; }", ">log ruby x.rb", "",
+        "{ ruby x.rb; }", ">log ruby x.rb", "", "printf x # start\necho after", "A=${X:-a", "times",
     ])
     func otherCommandsRunUnchanged(command: String) {
         #expect(ShellCommand.execForm(command) == command)
