@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benchmarks/ab.sh - interleaved A/B of runtime-proxy binaries (and nginx) on one path and
 # connection count: for telling whether a change helps, when run.sh's five targets are more
-# than the question needs. docs/benchmarks.md cites the runs made with it.
+# than the question needs. docs/benchmarks.md and docs/benchmarks-history.md cite the runs made with it.
 #
 # Each binary runs as in run.sh: access log on, stdout a FIFO read by `cat` on the server CPU,
 # upstream nginx (lib.sh) on that CPU too, wrk -t1 on the load CPU. Rounds interleave the
