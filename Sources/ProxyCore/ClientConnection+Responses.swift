@@ -133,6 +133,7 @@ extension ClientConnection {
         let duration = server.loop.nowNanoseconds &- exchangeStart
         if exchangeActive {
             exchangeActive = false
+            refusalRetryAt = nil
             if admitted {
                 admitted = false
                 server.releaseAdmission()
@@ -199,7 +200,6 @@ extension ClientConnection {
         }
         parser.delegate = nil
         timer.close()
-        refusalRetryTimer?.close()
         if flushingQueuedOutput { stream.closeAfterWrites() } else { stream.close() }
         server.connectionDidClose(self)
     }

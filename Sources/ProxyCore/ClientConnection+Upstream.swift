@@ -1,82 +1,70 @@
 import ProxyHTTP
 import ProxyUV
 
-/// The upstream side of an exchange: connecting, relaying the response,
-/// failures, retries and tunnels.
+/// The upstream side of an exchange, as its `UpstreamClient` reports it:
+/// connecting, relaying the response, failures, retries and tunnels.
 extension ClientConnection {
-    /// Sends the request head on an idle pooled connection, or a new one.
+    /// Sends the request head on an idle pooled client, or a new one.
     func attachUpstream(retrying: Bool) {
-        let connection: UpstreamConnection
-        if !retrying, let idle = server.pool.takeIdle() {
-            connection = idle
-            exchange.upstreamWasReused = true
-        } else {
-            connection = server.pool.open(delegate: self)
-            exchange.upstreamWasReused = false
-            timeouts.connectStarted(now: now)
-        }
-        upstream = connection
-        connection.stream.delegate = self
-        connection.parser.delegate = self
-        replayBody.removeAll(keepingCapacity: true)
+        let (client, reused) = server.pool.lend(to: self, reuse: !retrying)
+        if !reused { timeouts.connectStarted(now: now) }
+        exchange.upstreamWasReused = reused
         exchange.replayable = true
-        requestHead.withBytes { connection.stream.write($0) }
-        if connection.stream.isConnected { connection.stream.startReading() }
+        upstream = client
+        client.beginRequest(head: requestHead, reused: reused)
         // A retry replaces a connection whose drain the client was waiting for.
-        if readingHeldByBackpressure { connection.stream.notifyWhenDrained() }
+        if readingHeldByBackpressure { client.notifyWhenDrained() }
     }
 
-    func upstreamDidRead(_ bytes: RawSpan) {
-        guard let upstream else { return }
-        if mode == .tunnel {
-            timeouts.tunnelActivity(now: now)
-            forward(bytes, to: stream)
-            return
-        }
-        exchange.responseBytesReceived = true
-        switch upstream.parser.execute(bytes) {
-        case .consumedAll:
-            // More of the response is due: ask for it now (see acknowledgeNow).
-            upstream.stream.acknowledgeNow()
-            server.responseContinues()
-        case .paused(let consumed):
-            finishExchange(extraBytesAfterResponse: consumed < bytes.byteCount)
-        case .upgraded(let consumed):
-            // A switch only counts if the client asked for one (and got 101).
-            if exchange.isUpgrade && exchange.statusCode == 101 {
-                startTunnel(leftover: bytes, from: consumed)
-            } else {
-                upstreamFailed(.malformed(exchange.upgradeRefusal ?? "switching protocols that were not asked for"))
-            }
-        case .failed(let error):
-            upstreamFailed(.malformed(error.reason))
-        }
+    func upstreamClientDidConnect(_ client: UpstreamClient) {
+        timeouts.connectFinished()
+        rearmTimer()
     }
 
-    func upstreamDidEnd() {
-        guard let upstream else { return }
-        if mode == .tunnel {
-            upstreamEnded = true
-            stream.shutdownAfterWrites()
-            if clientEnded { closeNow() }
-            return
-        }
-        if exchange.responseBytesReceived, case .paused = upstream.parser.finish() {
-            // A response delimited by the end of the connection is complete.
-            finishExchange(extraBytesAfterResponse: true)
-            return
-        }
-        upstreamFailed(.closed("EOF"))
+    func upstreamClientExpectsMore(_ client: UpstreamClient) {
+        server.responseContinues()
+        rearmTimer()
     }
 
-    // MARK: Response parser events
+    func upstreamClient(_ client: UpstreamClient, didFinishResponse extraBytes: Bool) {
+        exchange.responseComplete = true
+        finishExchange(extraBytesAfterResponse: extraBytes)
+        rearmTimer()
+    }
 
-    func upstreamDidReceiveHead(_ parser: HTTPParser) -> BodyExpectation {
-        let head = parser.head
+    func upstreamClient(_ client: UpstreamClient, didSwitchProtocols leftover: RawSpan, from offset: Int) {
+        // A switch only counts if the client asked for one and it passed UpgradeCheck (see the head).
+        if exchange.isUpgrade && exchange.statusCode == 101 {
+            startTunnel(leftover: leftover, from: offset)
+        } else {
+            upstreamFailed(.malformed(exchange.upgradeRefusal ?? "switching protocols that were not asked for"))
+        }
+        rearmTimer()
+    }
+
+    func upstreamClient(_ client: UpstreamClient, didFail failure: UpstreamFailure) {
+        if failure.isConnectFailure {
+            timeouts.connectFinished()
+            server.metrics.upstreamConnectErrors += 1
+            server.health.runtimeUnreachable(failure.reason)
+        }
+        upstreamFailed(failure)
+        rearmTimer()
+    }
+
+    /// The upstream took what was queued for it: the client is read again.
+    func upstreamClientDidDrain(_ client: UpstreamClient) {
+        readingHeldByBackpressure = false
+        updateClientReading()
+    }
+
+    // MARK: The response
+
+    func upstreamClient(_ client: UpstreamClient, didReceiveHead head: MessageHead) -> BodyExpectation {
         if head.statusCode < 200 {
             if head.statusCode == 101 && exchange.isUpgrade {
                 // The request's head is still the parser's: it stopped at the switch.
-                if let refusal = UpgradeCheck.refusal(request: self.parser.head, response: head) {
+                if let refusal = UpgradeCheck.refusal(request: parser.head, response: head) {
                     exchange.upgradeRefusal = refusal
                     return .asFramed
                 }
@@ -110,42 +98,33 @@ extension ClientConnection {
         return exchange.method == .head ? .none : .asFramed
     }
 
-    func upstreamDidReceiveBody(_ bytes: RawSpan) {
+    func upstreamClient(_ client: UpstreamClient, didReceiveBody bytes: RawSpan) {
         responseBodyBytes += bytes.byteCount
         if exchange.responseFraming == .chunked {
             ChunkedEncoding.chunkHeader(size: bytes.byteCount, into: &chunkHeader)
             stream.write(chunkHeader)
             stream.write(bytes)
             stream.write(ChunkedEncoding.chunkEnd)
-            applyBackpressure(writingTo: stream)
+            holdUpstreamWhileClientIsFull()
         } else {
-            forward(bytes, to: stream)
+            forwardToClient(bytes)
         }
     }
 
-    func upstreamDidCompleteMessage() -> Bool {
-        guard let upstream else { return true }
-        let status = upstream.parser.head.statusCode
-        // Interim responses (1xx) are followed by the real one; 101 ends in a switch.
-        if status < 200 { return false }
-        exchange.responseComplete = true
-        return true
-    }
-
-    /// The response is complete: return the upstream connection to the pool
-    /// if it can serve again, log, and go on with the client.
+    /// The response is complete: return the upstream client to the pool if
+    /// it can serve again, log, and go on with the client.
     func finishExchange(extraBytesAfterResponse: Bool) {
         guard let upstream else { return }
         self.upstream = nil
         if exchange.responseFraming == .chunked { stream.write(ChunkedEncoding.lastChunk) }
-        let reusable = exchange.upstreamReusable(responseKeepAlive: upstream.parser.head.keepAlive,
+        let reusable = exchange.upstreamReusable(responseKeepAlive: upstream.responseHead.keepAlive,
                                                  extraBytesAfterResponse: extraBytesAfterResponse)
         let keepClient = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
         server.health.runtimeAnswered()
         // Back to the pool first: recording releases an admission slot, and
         // the request let through must find this connection idle (a
         // single-threaded runtime serves no other until this one closes).
-        if reusable { server.pool.putBack(upstream) } else { upstream.close() }
+        if reusable { server.pool.takeBack(upstream) } else { upstream.close() }
         recordExchange(status: exchange.statusCode, failed: server.failureStatuses.contains(exchange.statusCode))
         timeouts.exchangeEnded(now: now)
         if keepClient {
@@ -159,6 +138,10 @@ extension ClientConnection {
     /// the client off if the response had already begun.
     func upstreamFailed(_ failure: UpstreamFailure) {
         guard let upstream else { return }
+        // What the failed client sent and kept goes to the next one, if any.
+        pendingReplay = upstream.replay
+        exchange.replayable = upstream.replayable
+        if upstream.receivedResponseBytes { exchange.responseBytesReceived = true }
         upstream.close()
         self.upstream = nil
         timeouts.connectFinished()
@@ -167,13 +150,7 @@ extension ClientConnection {
             // The runtime is down (killed, restarting) and the supervisor may
             // not have seen it yet: nothing was sent, so wait and try again
             // rather than fail a request the next runtime can serve.
-            let timer = refusalRetryTimer ?? {
-                let timer = Timer(loop: server.loop)
-                timer.delegate = self
-                refusalRetryTimer = timer
-                return timer
-            }()
-            timer.start(milliseconds: Self.refusalRetryMilliseconds)
+            refusalRetryAt = now + Self.refusalRetryMilliseconds
             // The rest of the body waits in the client's socket meanwhile;
             // the retry's drain notice resumes reading.
             readingHeldByBackpressure = true
@@ -181,9 +158,8 @@ extension ClientConnection {
         case .retryOnFreshConnection:
             exchange.retried = true
             server.metrics.upstreamRetries += 1
-            let replay = replayBody
             attachUpstream(retrying: true)
-            self.upstream?.stream.write(replay)
+            self.upstream?.resend(pendingReplay)
         case .respond(let status, let keepClientOpen):
             failureReason = failure.reason
             respondWithError(status: status, reason: status == 504 ? "Gateway Timeout" : "Bad Gateway",
@@ -207,11 +183,8 @@ extension ClientConnection {
 
     func retryAfterRefusal() {
         guard mode == .http, exchangeActive, upstream == nil else { return }
-        let replay = replayBody
         attachUpstream(retrying: true)
-        upstream?.stream.write(replay)
-        replayBody = replay
-        rearmTimer()
+        upstream?.resend(pendingReplay)
     }
 
     // MARK: Tunnels
@@ -230,9 +203,22 @@ extension ClientConnection {
             stream.write(early)
         }
         if !pendingInput.isEmpty {
-            upstream.stream.write(pendingInput)
+            upstream.write(pendingInput)
             pendingInput.removeAll()
         }
         updateClientReading()
+    }
+
+    func upstreamClient(_ client: UpstreamClient, didReceiveTunnelBytes bytes: RawSpan) {
+        timeouts.tunnelActivity(now: now)
+        forwardToClient(bytes)
+        rearmTimer()
+    }
+
+    func upstreamClientDidEndTunnel(_ client: UpstreamClient) {
+        upstreamEnded = true
+        stream.shutdownAfterWrites()
+        if clientEnded { closeNow() }
+        rearmTimer()
     }
 }

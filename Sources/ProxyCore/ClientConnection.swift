@@ -12,12 +12,11 @@ import ProxyUV
 ///
 /// This file holds the client side; `+Upstream` the upstream side and
 /// tunnels; `+Responses` responses made here, logging and closing.
-final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate {
+final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate, UpstreamClientDelegate {
     enum Mode { case http, tunnel, closing, closed }
     enum LocalRoute { case health, metrics, queueFull }
 
     static let highWaterMark = 64 * 1024
-    static let replayLimit = 64 * 1024
 
     // The server outlives every connection (it lives as long as the process):
     // no reference counting on this hot reference.
@@ -30,7 +29,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var mode = Mode.http
 
     var exchange = ExchangeState()
-    var upstream: UpstreamConnection?
+    var upstream: UpstreamClient?
     var localRoute: LocalRoute?
     var requestFraming = BodyFraming.none
     var closeAfterResponse = false
@@ -59,11 +58,12 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var spareInput: [UInt8] = []
 
     let requestHead = ByteBuffer()
-    var replayBody: [UInt8] = []
+    /// The body bytes a failed upstream client had kept, sent again on the next.
+    var pendingReplay: [UInt8] = []
     /// When the supervised runtime first refused this exchange's connection.
     var refusedSince: UInt64?
-    /// Waits between connection attempts to a runtime that refused (made on first use).
-    var refusalRetryTimer: Timer?
+    /// When to try a runtime that refused again (the connection's one timer serves it).
+    var refusalRetryAt: UInt64?
     let responseHead = ByteBuffer()
     var chunkHeader: [UInt8] = []
     var clientEnded = false
@@ -103,53 +103,31 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
 
     var now: UInt64 { server.loop.nowMilliseconds }
 
-    // MARK: Stream events (client or upstream)
+    // MARK: Client stream events (the upstream's come through UpstreamClientDelegate)
 
     func streamDidRead(_ source: Stream, _ bytes: RawSpan) {
-        if source === stream { clientDidRead(bytes) } else { upstreamDidRead(bytes) }
+        clientDidRead(bytes)
         rearmTimer()
     }
 
     func streamDidReachEnd(_ source: Stream) {
-        if source === stream { clientDidEnd() } else { upstreamDidEnd() }
+        clientDidEnd()
         rearmTimer()
     }
 
     func streamDidFail(_ source: Stream, _ error: UVError) {
-        if source === stream {
-            failureReason = "client \(error.name)"
-            abort()
-        } else {
-            upstreamFailed(error.isConnectionReset ? .reset(error.name) : .closed(error.name))
-        }
+        failureReason = "client \(error.name)"
+        abort()
         rearmTimer()
     }
 
-    func streamDidConnect(_ source: Stream) {
-        timeouts.connectFinished()
-        source.startReading()
-        rearmTimer()
-    }
+    /// An accepted stream is connected from the start.
+    func streamDidConnect(_ source: Stream) {}
+    func streamDidFailToConnect(_ source: Stream, _ error: UVError) {}
 
-    func streamDidFailToConnect(_ source: Stream, _ error: UVError) {
-        timeouts.connectFinished()
-        server.metrics.upstreamConnectErrors += 1
-        // A reset during the handshake is a refusal too: the listening socket
-        // closed (a runtime killed) with the connection in its accept queue.
-        let refused = error.isConnectionRefused || error.isNoSuchFile || error.isConnectionReset
-        let failure: UpstreamFailure = refused ? .refused(error.name) : .unreachable(error.name)
-        server.health.runtimeUnreachable(failure.reason)
-        upstreamFailed(failure)
-        rearmTimer()
-    }
-
+    /// The client took what was queued for it: the upstream is read again.
     func streamDidDrain(_ source: Stream) {
-        if source === stream {
-            if !upstreamEnded { upstream?.stream.startReading() }
-        } else {
-            readingHeldByBackpressure = false
-            updateClientReading()
-        }
+        if !upstreamEnded { upstream?.startReading() }
     }
 
     // MARK: Client side
@@ -158,7 +136,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         switch mode {
         case .tunnel:
             timeouts.tunnelActivity(now: now)
-            if let upstream { forward(bytes, to: upstream.stream) }
+            forwardToUpstream(bytes)
         case .http:
             if pausedAfterMessage || awaitingUpgrade {
                 pendingInput.append(bytesOf: bytes)
@@ -197,21 +175,31 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         }
     }
 
-    /// Writes `bytes` to `target`, holding the source back while `target` is full.
-    func forward(_ bytes: RawSpan, to target: Stream) {
-        target.write(bytes)
-        applyBackpressure(writingTo: target)
+    /// Writes `bytes` to the client, holding the upstream back while the client is full.
+    func forwardToClient(_ bytes: RawSpan) {
+        stream.write(bytes)
+        holdUpstreamWhileClientIsFull()
     }
 
-    func applyBackpressure(writingTo target: Stream) {
-        guard target.queuedByteCount > Self.highWaterMark else { return }
-        if target === stream {
-            upstream?.stream.stopReading()
-        } else {
-            readingHeldByBackpressure = true
-            updateClientReading()
-        }
-        target.notifyWhenDrained()
+    /// Writes tunnel bytes to the upstream, holding the client back while the upstream is full.
+    func forwardToUpstream(_ bytes: RawSpan) {
+        upstream?.write(bytes)
+        holdClientWhileUpstreamIsFull()
+    }
+
+    /// The client's queue is over the mark: stop reading the upstream until it drains.
+    func holdUpstreamWhileClientIsFull() {
+        guard stream.queuedByteCount > Self.highWaterMark else { return }
+        upstream?.stopReading()
+        stream.notifyWhenDrained()
+    }
+
+    /// The upstream's queue is over the mark: stop reading the client until it drains.
+    func holdClientWhileUpstreamIsFull() {
+        guard let upstream, upstream.queuedByteCount > Self.highWaterMark else { return }
+        readingHeldByBackpressure = true
+        updateClientReading()
+        upstream.notifyWhenDrained()
     }
 
     func updateClientReading() {
@@ -233,7 +221,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         clientEnded = true
         switch mode {
         case .tunnel:
-            upstream?.stream.shutdownAfterWrites()
+            upstream?.shutdownAfterWrites()
             if upstreamEnded { closeNow() }
         case .http:
             if upstream != nil && exchange.requestComplete && !parser.isInMessage {
@@ -307,7 +295,6 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     // MARK: Request parser events
 
     func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        if parser !== self.parser { return upstreamDidReceiveHead(parser) }
         let head = parser.head
         timeouts.headCompleted(now: now)
         exchange = ExchangeState()
@@ -370,23 +357,21 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
-        if parser !== self.parser { return upstreamDidReceiveBody(bytes) }
         requestBodyBytes += bytes.byteCount
         guard localRoute == nil, let upstream else { return }
         if requestFraming == .chunked {
             ChunkedEncoding.chunkHeader(size: bytes.byteCount, into: &chunkHeader)
-            sendUpstream(chunkHeader)
-            sendUpstream(bytes)
-            sendUpstream(ChunkedEncoding.chunkEnd)
+            upstream.send(chunkHeader)
+            upstream.send(bytes)
+            upstream.send(ChunkedEncoding.chunkEnd)
         } else {
-            sendUpstream(bytes)
+            upstream.send(bytes)
         }
         exchange.requestBodyBytesSent += bytes.byteCount
-        applyBackpressure(writingTo: upstream.stream)
+        holdClientWhileUpstreamIsFull()
     }
 
     func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool {
-        if parser !== self.parser { return upstreamDidCompleteMessage() }
         exchange.requestComplete = true
         if let localRoute {
             if localRoute == .health, !server.isDraining, server.health.needsFirstCheck(self) {
@@ -401,38 +386,17 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
             respondWithError(status: 405, reason: "Method Not Allowed", detail: "CONNECT is not supported", keepClientOpen: false)
             return true
         }
-        if requestFraming == .chunked { sendUpstream(ChunkedEncoding.lastChunk) }
+        if requestFraming == .chunked { upstream?.send(ChunkedEncoding.lastChunk) }
         // An upgrade request lets llhttp stop at the switch; others pause here.
         return !exchange.isUpgrade
     }
 
-    func sendUpstream(_ bytes: [UInt8]) {
-        upstream?.stream.write(bytes)
-        keepForReplay(bytes.span.bytes)
-    }
-
-    func sendUpstream(_ bytes: RawSpan) {
-        upstream?.stream.write(bytes)
-        keepForReplay(bytes)
-    }
-
-    private func keepForReplay(_ bytes: RawSpan) {
-        // Kept while a send may have to be repeated: on a reused connection
-        // (it may turn out stale) and on one still connecting (it may be refused).
-        guard exchange.upstreamWasReused || upstream?.stream.isConnected == false, exchange.replayable else { return }
-        if replayBody.count + bytes.byteCount > Self.replayLimit {
-            exchange.replayable = false
-            replayBody.removeAll(keepingCapacity: true)
-        } else {
-            replayBody.append(bytesOf: bytes)
-        }
-    }
-
-    // MARK: Timer
+    // MARK: Timer: the timeouts, and the wait before trying a refusing runtime again
 
     func rearmTimer() {
         guard mode != .closed else { return }
-        let deadline = timeouts.next.deadline
+        var deadline = timeouts.next.deadline
+        if let retryAt = refusalRetryAt, retryAt < deadline { deadline = retryAt }
         if deadline < armedDeadline || !timer.isArmed {
             armedDeadline = deadline
             timer.start(milliseconds: deadline > now ? deadline - now : 0)
@@ -440,12 +404,12 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     }
 
     func timerDidFire(_ timer: Timer) {
-        if timer === refusalRetryTimer {
-            retryAfterRefusal()
-            return
-        }
         armedDeadline = .max
-        if let kind = timeouts.expired(now: now) { didTimeOut(kind) }
+        if let retryAt = refusalRetryAt, now >= retryAt {
+            refusalRetryAt = nil
+            retryAfterRefusal()
+        }
+        if mode != .closed, let kind = timeouts.expired(now: now) { didTimeOut(kind) }
         rearmTimer()
     }
 }

@@ -13,7 +13,7 @@ import ProxyUV
 /// while the pool holds one open. Any complete HTTP response below 500 counts
 /// as the runtime answering (a runtime without a health route answers 404,
 /// and is alive).
-final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
+final class HealthMonitor: UpstreamClientDelegate, TimerDelegate {
     enum State: Equatable {
         case unknown
         case healthy
@@ -26,7 +26,7 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
     private let interval: UInt64
     private(set) var state = State.unknown
     private var checkedAt: UInt64 = 0
-    private var check: UpstreamConnection?
+    private var check: UpstreamClient?
     private var checkIsReused = false
     private var checkStatus = 0
     private let timer: Timer
@@ -73,20 +73,11 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
 
     func startCheck(allowReuse: Bool = true) {
         guard check == nil else { return }
-        let connection: UpstreamConnection
-        if allowReuse, let idle = pool.takeIdle() {
-            connection = idle
-            checkIsReused = true
-            connection.stream.delegate = self
-        } else {
-            connection = pool.open(delegate: self)
-            checkIsReused = false
-        }
-        check = connection
+        let (client, reused) = pool.lend(to: self, reuse: allowReuse)
+        check = client
+        checkIsReused = reused
         checkStatus = 0
-        connection.parser.delegate = self
-        connection.stream.write(request)
-        if connection.stream.isConnected { connection.stream.startReading() }
+        client.beginRequest(request, reused: reused)
         timer.start(milliseconds: Self.checkTimeout)
     }
 
@@ -103,9 +94,9 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
 
     private func finishCheck(_ result: State?, keepConnection: Bool) {
         timer.stop()
-        if let connection = check {
+        if let client = check {
             check = nil
-            if keepConnection { pool.putBack(connection) } else { connection.close() }
+            if keepConnection { pool.takeBack(client) } else { client.close() }
         }
         if let result { settle(result) }
         let waiting = waiters
@@ -126,49 +117,31 @@ final class HealthMonitor: StreamDelegate, HTTPParserDelegate, TimerDelegate {
         finishCheck(.unhealthy(reason), keepConnection: false)
     }
 
-    // MARK: The check's connection
+    // MARK: The check's client
 
-    func streamDidConnect(_ stream: Stream) { stream.startReading() }
-
-    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { fail("connect: \(error.name)") }
-
-    func streamDidRead(_ stream: Stream, _ bytes: RawSpan) {
-        guard let connection = check else { return }
-        switch connection.parser.execute(bytes) {
-        case .consumedAll:
-            break
-        case .paused(let consumed):
-            let status = checkStatus
-            let reusable = connection.parser.head.keepAlive && consumed == bytes.byteCount
-            finishCheck(status < 500 ? .healthy : .unhealthy("health check answered \(status)"), keepConnection: reusable)
-        case .upgraded:
-            finishCheck(.healthy, keepConnection: false)
-        case .failed(let error):
-            fail("invalid response: \(error.reason)")
-        }
-    }
-
-    func streamDidReachEnd(_ stream: Stream) {
-        if let connection = check, case .paused = connection.parser.finish() {
-            finishCheck(checkStatus < 500 ? .healthy : .unhealthy("health check answered \(checkStatus)"), keepConnection: false)
-            return
-        }
-        fail("closed without a response")
-    }
-
-    func streamDidFail(_ stream: Stream, _ error: UVError) { fail(error.name) }
-
-    func streamDidDrain(_ stream: Stream) {}
-
-    func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        checkStatus = parser.head.statusCode
+    func upstreamClient(_ client: UpstreamClient, didReceiveHead head: MessageHead) -> BodyExpectation {
+        checkStatus = head.statusCode
         return .asFramed
     }
 
-    func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {}
+    func upstreamClient(_ client: UpstreamClient, didFinishResponse extraBytes: Bool) {
+        let status = checkStatus
+        finishCheck(status < 500 ? .healthy : .unhealthy("health check answered \(status)"),
+                    keepConnection: client.responseHead.keepAlive && !extraBytes)
+    }
 
-    /// Pause at the end of a final response; interim ones (1xx) go on.
-    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { parser.head.statusCode >= 200 }
+    func upstreamClient(_ client: UpstreamClient, didSwitchProtocols leftover: RawSpan, from offset: Int) {
+        finishCheck(.healthy, keepConnection: false)
+    }
+
+    func upstreamClient(_ client: UpstreamClient, didFail failure: UpstreamFailure) {
+        switch failure {
+        case .refused(let detail), .unreachable(let detail): fail("connect: \(detail)")
+        case .malformed(let detail): fail("invalid response: \(detail)")
+        case .closed("EOF"): fail("closed without a response")
+        case .closed(let detail), .reset(let detail): fail(detail)
+        }
+    }
 
     func timerDidFire(_ timer: Timer) { finishCheck(.unhealthy("health check timed out"), keepConnection: false) }
 }

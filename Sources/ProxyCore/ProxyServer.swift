@@ -6,7 +6,7 @@ import ProxyUV
 
 /// The proxy: its listeners, client connections, upstream pool, health
 /// monitor, metrics and access log, all on one loop.
-public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, TimerDelegate {
+public final class ProxyServer: SignalWatcherDelegate {
     public let config: ProxyConfig
     let loop: EventLoop
     let pool: UpstreamPool
@@ -54,17 +54,19 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
         // Without a runtime to start, the runtime is someone else's: take it as ready.
         admission = AdmissionQueue(maxInFlight: config.maxInFlight, maxQueued: config.maxQueued,
                                    runtimeReady: config.runtimeCommand == nil)
-        shutdownTimer.delegate = self
+        shutdownTimer.delegate = TimerAction { [unowned self] in
+            perform(shutdown.tick(now: loop.nowMilliseconds, openConnections: connections.count))
+        }
     }
 
     /// Binds the ports; connections are accepted once `run()` runs.
     public func start() throws(UVError) {
         let listener = try TCPListener(loop: loop, address: config.listenAddress)
-        listener.delegate = self
+        listener.delegate = Acceptor(server: self, isAdmin: false)
         self.listener = listener
         if let adminPort = config.adminPort, let address = SocketAddress(host: config.listenAddress.host, port: adminPort) {
             let admin = try TCPListener(loop: loop, address: address)
-            admin.delegate = self
+            admin.delegate = Acceptor(server: self, isAdmin: true)
             adminListener = admin
         }
         // SIGTERM: Kubernetes starts a graceful shutdown. SIGINT: the same, from a terminal.
@@ -91,13 +93,27 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
 
     // MARK: Connections
 
-    public func listener(_ listener: TCPListener, didAccept stream: Stream) {
-        let connection = ClientConnection(server: self, stream: stream, isAdmin: listener === adminListener)
+    /// Each listener's delegate: it knows which port it serves.
+    private final class Acceptor: TCPListenerDelegate {
+        unowned let server: ProxyServer
+        let isAdmin: Bool
+
+        init(server: ProxyServer, isAdmin: Bool) {
+            self.server = server
+            self.isAdmin = isAdmin
+        }
+
+        func listener(_ listener: TCPListener, didAccept stream: Stream) { server.accept(stream, isAdmin: isAdmin) }
+        func listener(_ listener: TCPListener, didFailToAccept error: UVError) { server.acceptFailed(error) }
+    }
+
+    private func accept(_ stream: Stream, isAdmin: Bool) {
+        let connection = ClientConnection(server: self, stream: stream, isAdmin: isAdmin)
         connections[ObjectIdentifier(connection)] = connection
         connection.start()
     }
 
-    public func listener(_ listener: TCPListener, didFailToAccept error: UVError) {
+    private func acceptFailed(_ error: UVError) {
         // Out of descriptors: the listener pauses and tries again
         // (TCPListener.acceptRetryMilliseconds) while clients wait in the
         // backlog. Say so at most once a second, with the count.
@@ -202,19 +218,13 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
             // here, so exit and let the platform restart the container.
             log("request timeout with --timeout-policy exit: exiting in 1 s")
             let timer = Timer(loop: loop)
-            timer.delegate = self
+            timer.delegate = TimerAction { [unowned self] in
+                log("exiting after a request timeout (status 1)")
+                exitProcess(status: 1)
+            }
             timer.start(milliseconds: 1_000)
             exitTimer = timer
         }
-    }
-
-    public func timerDidFire(_ timer: Timer) {
-        if timer === shutdownTimer {
-            perform(shutdown.tick(now: loop.nowMilliseconds, openConnections: connections.count))
-            return
-        }
-        log("exiting after a request timeout (status 1)")
-        exitProcess(status: 1)
     }
 
     /// Exits now with `status`, after a last attempt to write what is queued.

@@ -5,7 +5,7 @@ import ProxyUV
 /// `SupervisorStateMachine`. It also reaps orphans (the proxy is the
 /// subreaper, often PID 1), forwards signals the runtime should see, and
 /// probes the upstream until a new runtime answers.
-final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDelegate, HTTPParserDelegate {
+final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
     private unowned(unsafe) let server: ProxyServer  // lives as long as the process
     private var machine: SupervisorStateMachine
     private let command: [String]
@@ -13,8 +13,7 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
     private let deadlineTimer: Timer
     private let probeTimer: Timer
     private var watchers: [SignalWatcher] = []
-    private var probe: Stream?
-    private let probeParser = HTTPParser(kind: .response)
+    private var probe: UpstreamClient?
     private var lastProgressLog: UInt64 = 0
     private(set) var orphansReaped = 0
     private(set) var lastStartupMilliseconds: UInt64?
@@ -32,9 +31,8 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
                                                          stopGrace: server.config.stopGraceMilliseconds))
         deadlineTimer = Timer(loop: loop)
         probeTimer = Timer(loop: loop)
-        deadlineTimer.delegate = self
-        probeTimer.delegate = self
-        probeParser.delegate = self
+        deadlineTimer.delegate = TimerAction { [unowned self] in carryOut(machine.tick(now: loop.nowMilliseconds)) }
+        probeTimer.delegate = TimerAction { [unowned self] in startProbe() }
         // SIGCHLD: a child exited, the runtime or an orphan re-parented to us.
         let childWatcher = try SignalWatcher(loop: loop, signal: 17)
         childWatcher.delegate = self
@@ -130,16 +128,6 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
         }
     }
 
-    // MARK: Timers
-
-    func timerDidFire(_ timer: Timer) {
-        if timer === deadlineTimer {
-            carryOut(machine.tick(now: loop.nowMilliseconds))
-        } else {
-            startProbe()
-        }
-    }
-
     // MARK: Readiness probe: connect (and ask the ready path) until it answers
 
     private func startProbe() {
@@ -149,11 +137,8 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
             lastProgressLog = now
             server.log("waiting for the runtime to answer on \(server.config.upstream) (\((now - since) / 1000) s)")
         }
-        probeParser.reset()
-        switch server.config.upstream {
-        case .tcp(let address): probe = Stream.connect(loop: loop, to: address, delegate: self)
-        case .unix(let path): probe = Stream.connect(loop: loop, toPath: path, delegate: self)
-        }
+        // Outside the pool: a probe is no upstream connection of the proxy's traffic.
+        probe = UpstreamClient(loop: loop, target: server.config.upstream, limits: server.config.headLimits, delegate: self)
     }
 
     private func stopProbing() {
@@ -174,25 +159,20 @@ final class RuntimeSupervisor: SignalWatcherDelegate, TimerDelegate, StreamDeleg
         carryOut(machine.becameReady(now: loop.nowMilliseconds))
     }
 
-    func streamDidConnect(_ stream: Stream) {
+    func upstreamClientDidConnect(_ client: UpstreamClient) {
         guard let path = server.config.readyPath else { return probeSucceeded() }
-        stream.write(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: runtime-proxy-ready\r\nConnection: close\r\n\r\n".utf8))
-        stream.startReading()
+        client.beginRequest(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: runtime-proxy-ready\r\nConnection: close\r\n\r\n".utf8),
+                            reused: false)
     }
 
-    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { probeFailed() }
-    func streamDidRead(_ stream: Stream, _ bytes: RawSpan) {
-        if case .failed = probeParser.execute(bytes) { probeFailed() }
-    }
-    func streamDidReachEnd(_ stream: Stream) { if probe != nil { probeFailed() } }
-    func streamDidFail(_ stream: Stream, _ error: UVError) { probeFailed() }
-    func streamDidDrain(_ stream: Stream) {}
-
-    func parserDidCompleteHead(_ parser: HTTPParser) -> BodyExpectation {
-        let status = parser.head.statusCode
+    /// The ready path's final status decides; the body is not read.
+    func upstreamClient(_ client: UpstreamClient, didReceiveHead head: MessageHead) -> BodyExpectation {
+        let status = head.statusCode
         if status >= 200 { (200..<300).contains(status) ? probeSucceeded() : probeFailed() }
         return .none
     }
-    func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {}
-    func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool { false }
+
+    func upstreamClient(_ client: UpstreamClient, didFinishResponse extraBytes: Bool) { probeFailed() }
+    func upstreamClient(_ client: UpstreamClient, didSwitchProtocols leftover: RawSpan, from offset: Int) { probeFailed() }
+    func upstreamClient(_ client: UpstreamClient, didFail failure: UpstreamFailure) { probeFailed() }
 }

@@ -1,25 +1,27 @@
 import ProxyHTTP
 import ProxyUV
 
-/// Keep-alive connections to the upstream, reused most-recent first.
+/// Keep-alive connections to the upstream, lent most-recent first.
 ///
-/// Every connection whose response ended cleanly comes back here, whatever
-/// the concurrency: the working set is what the peak needed, and it shrinks
-/// by time (the idle timeout), never by a count below the load. The count
+/// Every client whose response ended cleanly comes back here, whatever the
+/// concurrency: the working set is what the peak needed, and it shrinks by
+/// time (the idle timeout), never by a count below the load. The count
 /// limit only guards descriptors (half the open-file limit by default).
 ///
-/// An idle connection is read from: any byte or end of stream means the
-/// upstream gave it up (or misbehaves), and it is closed at once instead of
-/// being handed to the next request. Idle connections older than the idle
-/// timeout, which is kept below runtimes' own keep-alive timeouts, are closed
-/// by one sweep timer.
-final class UpstreamPool: StreamDelegate, TimerDelegate {
+/// The pool is the only one that sets a pooled client's delegate: to the
+/// borrower when it lends it, to itself when it takes it back. An idle
+/// client keeps reading: any byte or end of stream means the upstream gave
+/// it up (or misbehaves), and it is closed at once instead of being lent to
+/// the next request. Idle clients older than the idle timeout, which is
+/// kept below runtimes' own keep-alive timeouts, are closed by one sweep
+/// timer.
+final class UpstreamPool: UpstreamClientDelegate, TimerDelegate {
     private let loop: EventLoop
     private let target: UpstreamTarget
     private let limits: HeadLimits
     private let idleTimeout: UInt64
     private let maxIdle: Int
-    private var idle: [UpstreamConnection] = []
+    private var idle: [UpstreamClient] = []
     private let sweepTimer: Timer
 
     private(set) var connectionsOpened = 0
@@ -37,65 +39,56 @@ final class UpstreamPool: StreamDelegate, TimerDelegate {
 
     var idleCount: Int { idle.count }
 
-    /// An idle connection, if one is open. It keeps reading: what arrives
-    /// next goes to its new delegate, as the response.
-    func takeIdle() -> UpstreamConnection? {
-        idle.popLast()
-    }
-
-    /// A new connection; `delegate` hears whether it connects.
-    func open(delegate: StreamDelegate) -> UpstreamConnection {
-        connectionsOpened += 1
-        let stream: Stream
-        switch target {
-        case .tcp(let address): stream = Stream.connect(loop: loop, to: address, delegate: delegate)
-        case .unix(let path): stream = Stream.connect(loop: loop, toPath: path, delegate: delegate)
+    /// An idle client if one is open (`reused`) and `reuse` allows, else a
+    /// new one; `borrower` hears everything about it until it comes back.
+    func lend(to borrower: UpstreamClientDelegate, reuse: Bool = true) -> (client: UpstreamClient, reused: Bool) {
+        if reuse, let client = idle.popLast() {
+            client.delegate = borrower
+            return (client, true)
         }
-        return UpstreamConnection(stream: stream, limits: limits)
+        return (open(delegate: borrower), false)
     }
 
-    /// Takes back a connection that finished a response cleanly.
-    func putBack(_ connection: UpstreamConnection) {
-        guard idle.count < maxIdle else { connection.close(); return }
-        connection.parser.delegate = nil
-        connection.parser.reset()
-        connection.stream.delegate = self
-        connection.idleSince = loop.nowMilliseconds
-        connection.requestsServed += 1
-        idle.append(connection)
-        connection.stream.startReading()
+    /// A new connection outside the pool's accounting of idle clients (counted as opened).
+    private func open(delegate: UpstreamClientDelegate) -> UpstreamClient {
+        connectionsOpened += 1
+        return UpstreamClient(loop: loop, target: target, limits: limits, delegate: delegate)
+    }
+
+    /// Takes back a client whose response finished cleanly.
+    func takeBack(_ client: UpstreamClient) {
+        guard idle.count < maxIdle else { client.close(); return }
+        client.delegate = self
+        client.resetForIdle(now: loop.nowMilliseconds)
+        idle.append(client)
         if !sweepTimer.isArmed { sweepTimer.start(milliseconds: idleTimeout) }
     }
 
     func closeAll() {
-        for connection in idle { connection.close() }
+        for client in idle { client.close() }
         idle.removeAll()
         sweepTimer.stop()
     }
 
-    private func discard(_ stream: Stream) {
-        if let index = idle.firstIndex(where: { $0.stream === stream }) {
-            idle.remove(at: index).close()
-        } else {
-            stream.close()
-        }
+    private func discard(_ client: UpstreamClient) {
+        if let index = idle.firstIndex(where: { $0 === client }) { idle.remove(at: index) }
+        client.close()
     }
 
-    // MARK: Idle connections
+    // MARK: Idle clients: anything they hear ends them
 
-    func streamDidRead(_ stream: Stream, _ bytes: RawSpan) { discard(stream) }
-    func streamDidReachEnd(_ stream: Stream) { discard(stream) }
-    func streamDidFail(_ stream: Stream, _ error: UVError) { discard(stream) }
-    func streamDidConnect(_ stream: Stream) {}
-    func streamDidFailToConnect(_ stream: Stream, _ error: UVError) { discard(stream) }
-    func streamDidDrain(_ stream: Stream) {}
+    func upstreamClient(_ client: UpstreamClient, didReceiveHead head: MessageHead) -> BodyExpectation { .asFramed }
+    func upstreamClientExpectsMore(_ client: UpstreamClient) { discard(client) }
+    func upstreamClient(_ client: UpstreamClient, didFinishResponse extraBytes: Bool) { discard(client) }
+    func upstreamClient(_ client: UpstreamClient, didSwitchProtocols leftover: RawSpan, from offset: Int) { discard(client) }
+    func upstreamClient(_ client: UpstreamClient, didFail failure: UpstreamFailure) { discard(client) }
 
     func timerDidFire(_ timer: Timer) {
         let now = loop.nowMilliseconds
         // Oldest first: the stack's bottom.
         var expired = 0
         while expired < idle.count, idle[expired].idleSince + idleTimeout <= now { expired += 1 }
-        for connection in idle[0..<expired] { connection.close() }
+        for client in idle[0..<expired] { client.close() }
         idle.removeFirst(expired)
         if let oldest = idle.first {
             sweepTimer.start(milliseconds: oldest.idleSince + idleTimeout - now)

@@ -63,8 +63,10 @@ public final class Stream {
 
     // MARK: Connecting
 
-    /// Opens an outgoing TCP connection; the delegate hears the outcome.
-    public static func connect(loop: EventLoop, to address: SocketAddress, delegate: StreamDelegate) -> Stream {
+    /// Opens an outgoing TCP connection; the delegate hears the outcome (it
+    /// may also be set after this returns: nothing is reported before the
+    /// loop runs again).
+    public static func connect(loop: EventLoop, to address: SocketAddress, delegate: StreamDelegate?) -> Stream {
         let stream = Stream(loop: loop, kind: .tcp, connected: false)
         stream.delegate = delegate
         let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
@@ -77,7 +79,7 @@ public final class Stream {
     }
 
     /// Opens an outgoing Unix-domain stream connection.
-    public static func connect(loop: EventLoop, toPath path: String, delegate: StreamDelegate) -> Stream {
+    public static func connect(loop: EventLoop, toPath path: String, delegate: StreamDelegate?) -> Stream {
         let stream = Stream(loop: loop, kind: .pipe, connected: false)
         stream.delegate = delegate
         let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
