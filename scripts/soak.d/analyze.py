@@ -91,8 +91,9 @@ check("calls in /metrics", expected_calls - abandoned <= calls <= expected_calls
 timed = sent.get("hang", 0) + sent.get("stall", 0) + sent.get("slow", 0)
 check("timeouts in /metrics", timeouts == timed,
       f"function_timeouts_total {timeouts}; requests with a 0.25 s timeout {timed}")
-check("failures in /metrics", failures == timeouts + L("502"),
-      f"function_failures_total {failures:,} = timeouts {timeouts} + 502s {L('502'):,}")
+# The runtime's 5xx count as failures too (--failure-statuses, default 5xx).
+check("failures in /metrics", failures == timeouts + L("502") + L("500"),
+      f"function_failures_total {failures:,} = timeouts {timeouts} + 502s {L('502'):,} + the runtime's 500s {L('500'):,}")
 refused_by_proxy = A("400") + A("431") + A("408")
 dropped = m("runtime_proxy_log_lines_dropped_total")
 log_ok = {
