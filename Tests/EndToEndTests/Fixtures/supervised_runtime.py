@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A runtime for supervision tests. argv: PORT [--single-threaded] [--sigterm-exit N].
 
-GET /sleep?ms=M answers after M ms; any other path answers at once.
+GET /sleep?ms=M answers after M ms (with &announce=1 it first prints
+"SLEEPING" on stdout: the request has been read); any other path answers at once.
 Prints "READY" when listening, "SIGHUP received" on SIGHUP, and, on SIGTERM, "SIGTERM active=A completed=C"
 (requests still running and requests answered), then exits 0 (or N). With
 --single-threaded it serves one connection at a time, as many interpreters do;
@@ -36,6 +37,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             state["active"] += 1
         if url.path == "/sleep":
+            if "announce" in parse_qs(url.query):
+                print("SLEEPING", flush=True)
             time.sleep(int(parse_qs(url.query).get("ms", ["100"])[0]) / 1000)
         with lock:
             body = (f"max_open={state['max_open']}" if url.path == "/stats" else "done").encode()
