@@ -52,7 +52,6 @@ public final class HTTPParser {
     private var inTrailers = false
     private var limitError: ParseError?
     private var interimResponses = 0
-    private var fieldStart: Int32 = 0
     /// The field being received, and how far (no callback marks the end of
     /// a name: the first value byte, or the end of the field, does).
     private var pendingField = MessageHead.Field(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0)

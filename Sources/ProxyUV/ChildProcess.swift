@@ -97,7 +97,4 @@ public enum ChildProcesses {
             body(pid, signal == 0 ? .exited(code: (status >> 8) & 0xFF) : .signaled(signal: signal))
         }
     }
-
-    /// The process's own pid.
-    public static var currentPID: Int32 { getpid() }
 }
