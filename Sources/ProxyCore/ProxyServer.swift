@@ -147,9 +147,9 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
     /// A response's first piece is on its way to the client and more is due:
     /// the rest is read whole (until the next exchange starts or ends). The
     /// client starts on the first piece while the rest is read, and a large
-    /// body costs two reads, not one per 16 KiB (measured at one connection,
-    /// 64 KiB: CPU per request 0.90-0.98x nginx's instead of 1.05-1.13x, p50
-    /// within a few microseconds of both).
+    /// body costs two reads, not one per 16 KiB: less CPU per request than
+    /// small pieces throughout, at about the same latency (measured in
+    /// docs/benchmarks.md, "Read size at one connection").
     func responseContinues() { loop.readsInSmallPieces = false }
 
     /// The wait a queued request gets: for a runtime that is not ready yet, or for a slot.

@@ -15,8 +15,9 @@ public final class MessageHead {
     /// Method, target, reason phrase, field names and values, back to back.
     public internal(set) var bytes: [UInt8] = []
     /// The fields are the first `fieldCount` slots; the array keeps its
-    /// length from message to message and slots are overwritten
-    /// (`removeAll(keepingCapacity:)` cost some 200 instructions a message).
+    /// length from message to message and slots are overwritten, which is
+    /// cheaper than emptying it with `removeAll(keepingCapacity:)` each
+    /// message (docs/architecture.md, "The data path", Parse).
     var fields: [Field] = []
     public private(set) var fieldCount = 0
     var methodRange: Range<Int> = 0..<0
