@@ -58,13 +58,13 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
     var pendingInput: [UInt8] = []
     var spareInput: [UInt8] = []
 
-    let requestHead = ByteBuffer()
+    let requestHead = HeadBuffer()
     var replayBody: [UInt8] = []
     /// When the supervised runtime first refused this exchange's connection.
     var refusedSince: UInt64?
     /// Waits between connection attempts to a runtime that refused (made on first use).
     var refusalRetryTimer: Timer?
-    let responseHead = ByteBuffer()
+    let responseHead = HeadBuffer()
     var chunkHeader: [UInt8] = []
     var clientEnded = false
     var upstreamEnded = false

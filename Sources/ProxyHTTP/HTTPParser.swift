@@ -58,7 +58,7 @@ public final class HTTPParser {
     private var pendingFieldStage = FieldStage.none
     private enum FieldStage { case none, name, value }
     /// The head's bytes as they arrive, copied into `head.bytes` once complete.
-    private let headBytes = ByteBuffer()
+    private let headBytes = HeadBuffer()
     /// How many of `headBytes` are in `head.bytes` (-1: none of this message's).
     private var copiedHeadBytes = -1
 

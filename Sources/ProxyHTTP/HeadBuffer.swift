@@ -2,8 +2,8 @@
 /// message to the next. An append is a capacity check and a copy, where
 /// `Array.append(contentsOf:)` pays a uniqueness check and a generic copy
 /// on every call, and a head is written in many small appends (the cost:
-/// docs/architecture.md, "Heads are written into a `ByteBuffer`").
-public final class ByteBuffer {
+/// docs/architecture.md, "Heads are written into a `HeadBuffer`").
+public final class HeadBuffer {
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     public private(set) var count = 0
