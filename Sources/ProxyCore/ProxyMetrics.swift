@@ -1,9 +1,6 @@
 import PrometheusText
 import ProxyHTTP
 
-/// The release version, in `--version` and `runtime_proxy_build_info`.
-public let runtimeProxyVersion = "0.1.0"
-
 /// The numbers behind `/metrics`. The Kubeless Go proxy's three families keep
 /// its names, help texts, label and buckets exactly, so `kubeless function
 /// top` and existing dashboards keep working; the proxy's own families use
