@@ -68,7 +68,7 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
             adminListener = admin
         }
         // SIGTERM: Kubernetes starts a graceful shutdown. SIGINT: the same, from a terminal.
-        for signal in [SIGTERM, SIGINT] {
+        for signal in [Signal.terminate, .interrupt] {
             let watcher = try SignalWatcher(loop: loop, signal: signal)
             watcher.delegate = self
             signalWatchers.append(watcher)
@@ -227,9 +227,8 @@ public final class ProxyServer: TCPListenerDelegate, SignalWatcherDelegate, Time
 
     // MARK: Shutdown
 
-    public func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32) {
-        let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-        perform(shutdown.signalReceived(name, now: loop.nowMilliseconds, openConnections: connections.count))
+    public func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Signal) {
+        perform(shutdown.signalReceived(signal.name, now: loop.nowMilliseconds, openConnections: connections.count))
     }
 
     private func perform(_ steps: [ShutdownSequence.Step]) {
