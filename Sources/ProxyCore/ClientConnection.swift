@@ -80,7 +80,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate 
         self.server = server
         self.stream = stream
         self.isAdmin = isAdmin
-        parser = HTTPParser(kind: .request, limits: server.config.headLimits)
+        parser = HTTPParser(kind: .request, limits: server.config.headLimits, consumedField: RequestTimeoutHeader.name)
         timer = Timer(loop: server.loop)
         timeouts = ClientTimeouts(durations: server.timeoutDurations, now: server.loop.nowMilliseconds)
         let peer = stream.peerAddress()

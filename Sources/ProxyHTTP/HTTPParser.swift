@@ -44,7 +44,7 @@ public final class HTTPParser {
     /// is done with the parser, which breaks the cycle.
     public var delegate: HTTPParserDelegate?
 
-    public let head = MessageHead()
+    public let head: MessageHead
     /// True from the first byte of a message until its head is complete.
     public private(set) var isReadingHead = false
     /// True between the first byte of a message and its end.
@@ -65,9 +65,18 @@ public final class HTTPParser {
     /// The llhttp version compiled in (`8.1.0`).
     public static let llhttpVersion = "\(LLHTTP_VERSION_MAJOR).\(LLHTTP_VERSION_MINOR).\(LLHTTP_VERSION_PATCH)"
 
-    public init(kind: Kind, limits: HeadLimits = HeadLimits()) {
+    /// `consumedField`: the lower-case name of a field the owner reads
+    /// itself; its fields get the role `.consumed` (`head.firstValue(of:
+    /// .consumed)`), and `HeadWriter` does not forward them.
+    public init(kind: Kind, limits: HeadLimits = HeadLimits(), consumedField: StaticString? = nil) {
+        if let consumedField {
+            precondition(consumedField.hasPointerRepresentation && consumedField.withUTF8Buffer { name in
+                FieldRole.isValidName(name) && !name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+            }, "a consumed field is named by a lower-case token")
+        }
         self.kind = kind
         self.limits = limits
+        head = MessageHead(consumedField: consumedField)
         state = .allocate(capacity: 1)
         llhttp_init(state, kind == .request ? HTTP_REQUEST : HTTP_RESPONSE, parserSettings)
         state.pointee.data = Unmanaged.passUnretained(self).toOpaque()

@@ -28,9 +28,9 @@ public enum HeadWriter {
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
                 switch field.role {
-                case .hopByHop, .connection, .transferEncoding, .forwardedFor, .requestTimeout:
-                    // Hop-by-hop, or rewritten below, or consumed by the proxy
-                    // (a per-request deadline), not for the runtime.
+                case .hopByHop, .connection, .transferEncoding, .forwardedFor, .consumed:
+                    // Hop-by-hop, or rewritten below, or consumed by the
+                    // receiver (the field its parser was told of), not for the next hop.
                     continue
                 case .upgrade:
                     if head.isUpgrade { appendUpgradeField(head, index, bytes, field, to: out) }
@@ -87,7 +87,7 @@ public enum HeadWriter {
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
                 switch field.role {
-                case .hopByHop, .connection, .transferEncoding:
+                case .hopByHop, .connection, .transferEncoding, .consumed:
                     continue
                 case .upgrade:
                     if switching { appendField(bytes, field, to: out) }

@@ -40,8 +40,12 @@ public final class MessageHead {
     var firstIndexByRole = [Int32](repeating: -1, count: FieldRole.allCases.count)
     /// A `Connection` token names a field that would otherwise be forwarded.
     public internal(set) var connectionNamesOtherFields = false
+    /// The lower-case name of the field whose role is `.consumed`, if any.
+    let consumedField: StaticString?
 
-    init() {}
+    init(consumedField: StaticString? = nil) {
+        self.consumedField = consumedField
+    }
 
     func reset() {
         // `bytes` is replaced when the next head is complete.
@@ -67,7 +71,7 @@ public final class MessageHead {
         var field = field
         let name = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[Int(field.nameStart)..<Int(field.nameEnd)])
         guard FieldRole.isValidName(name) else { return false }
-        field.role = FieldRole.of(name)
+        field.role = FieldRole.of(name, consumed: consumedField)
         if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fieldCount) }
         if fieldCount < fields.count { fields[fieldCount] = field } else { fields.append(field) }
         fieldCount += 1
