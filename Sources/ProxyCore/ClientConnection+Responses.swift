@@ -33,7 +33,6 @@ extension ClientConnection {
         if !keepAlive { closeGracefully() }
     }
 
-    static let okBody: [UInt8] = Array("OK".utf8)
     static let queueFullBody: [UInt8] = Array("too many requests waiting for the runtime\n".utf8)
     static let retryAfter: [UInt8] = Array("Retry-After: 1\r\n".utf8)
 

@@ -57,14 +57,14 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
     var pendingInput: [UInt8] = []
     var spareInput: [UInt8] = []
 
-    let requestHead = ByteBuffer()
+    let requestHead = HeadBuffer()
     /// The body bytes a failed upstream client had kept, sent again on the next.
     var pendingReplay: [UInt8] = []
     /// When the supervised runtime first refused this exchange's connection.
     var refusedSince: UInt64?
     /// When to try a runtime that refused again (the connection's one timer serves it).
     var refusalRetryAt: UInt64?
-    let responseHead = ByteBuffer()
+    let responseHead = HeadBuffer()
     var chunkHeader: [UInt8] = []
     var clientEnded = false
     var upstreamEnded = false
@@ -80,7 +80,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         self.server = server
         self.stream = stream
         self.isAdmin = isAdmin
-        parser = HTTPParser(kind: .request, limits: server.config.headLimits)
+        parser = HTTPParser(kind: .request, limits: server.config.headLimits, consumedField: RequestTimeoutHeader.name)
         timer = Timer(loop: server.loop)
         timeouts = ClientTimeouts(durations: server.timeoutDurations, now: server.loop.nowMilliseconds)
         let peer = stream.peerAddress()

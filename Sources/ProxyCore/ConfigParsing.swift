@@ -34,6 +34,28 @@ public enum ConfigParsing {
         path.hasPrefix("/") && path.utf8.count < 108 ? .unix(path: path) : nil
     }
 
+    /// The inverse of `milliseconds(_:)`, as `--help` shows a default:
+    /// 180000 is `180`, 10 is `0.01`.
+    public static func secondsText(milliseconds: UInt64) -> String {
+        let whole = milliseconds / 1000
+        let fraction = milliseconds % 1000
+        guard fraction > 0 else { return "\(whole)" }
+        var digits = String(fraction + 1000).dropFirst()  // three digits, leading zeros kept
+        while digits.last == "0" { digits.removeLast() }
+        return "\(whole).\(digits)"
+    }
+
+    /// Histogram bounds as `--duration-buckets` takes them and `--help`
+    /// shows them: `.005,.01,...,1,2.5`.
+    public static func bucketsText(_ bounds: [Double]) -> String {
+        bounds.map { bound in
+            var text = Substring(String(bound))
+            if text.hasSuffix(".0") { text = text.dropLast(2) }
+            if text.hasPrefix("0.") { text = text.dropFirst() }
+            return String(text)
+        }.joined(separator: ",")
+    }
+
     /// Histogram bounds: ascending positive seconds, comma-separated.
     public static func buckets(_ text: String) -> [Double]? {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
@@ -49,7 +71,7 @@ public enum ConfigParsing {
 
     /// The listen address: the given numeric address, or all interfaces.
     public static func listenAddress(_ text: String?, port: Int) -> SocketAddress? {
-        guard let text else { return SocketAddress(host: "0.0.0.0", port: port) }
+        guard let text else { return SocketAddress(host: ProxyConfig.Defaults.listenHost, port: port) }
         let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
         return SocketAddress(host: host, port: port)
     }

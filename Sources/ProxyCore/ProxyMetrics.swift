@@ -1,17 +1,12 @@
 import PrometheusText
 import ProxyHTTP
 
-/// The release version, in `--version` and `runtime_proxy_build_info`.
-public let runtimeProxyVersion = "0.1.0"
-
 /// The numbers behind `/metrics`. The Kubeless Go proxy's three families keep
 /// its names, help texts, label and buckets exactly, so `kubeless function
 /// top` and existing dashboards keep working; the proxy's own families use
 /// the `runtime_proxy_` prefix. Updated with plain arithmetic on the loop
 /// thread; text is made only when scraped (docs/metrics.md lists them all).
 final class ProxyMetrics {
-    /// Prometheus' default buckets, which the Go proxy used.
-    static let defaultDurationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     /// Methods outside this set share the label `OTHER`, so label values stay bounded.
     static let methodLabels = ["DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"]
     static let statusClassLabels = ["1xx", "2xx", "3xx", "4xx", "5xx"]
@@ -35,7 +30,7 @@ final class ProxyMetrics {
     var responseBodyBytes = 0
     let startTimeSeconds: Double
 
-    init(durationBuckets: [Double] = ProxyMetrics.defaultDurationBuckets, startTimeSeconds: Double) {
+    init(durationBuckets: [Double] = ProxyConfig.Defaults.durationBuckets, startTimeSeconds: Double) {
         let empty = PerMethod(duration: Histogram(bounds: durationBuckets), firstByte: Histogram(bounds: durationBuckets))
         perMethod = [PerMethod](repeating: empty, count: Self.methodLabels.count)
         methodLabelSets = Self.methodLabels.map { Labels(["method": $0]) }

@@ -70,7 +70,7 @@ public final class ProxyServer: SignalWatcherDelegate {
             adminListener = admin
         }
         // SIGTERM: Kubernetes starts a graceful shutdown. SIGINT: the same, from a terminal.
-        for signal in [SIGTERM, SIGINT] {
+        for signal in [Signal.terminate, .interrupt] {
             let watcher = try SignalWatcher(loop: loop, signal: signal)
             watcher.delegate = self
             signalWatchers.append(watcher)
@@ -163,9 +163,9 @@ public final class ProxyServer: SignalWatcherDelegate {
     /// A response's first piece is on its way to the client and more is due:
     /// the rest is read whole (until the next exchange starts or ends). The
     /// client starts on the first piece while the rest is read, and a large
-    /// body costs two reads, not one per 16 KiB (measured at one connection,
-    /// 64 KiB: CPU per request 0.90-0.98x nginx's instead of 1.05-1.13x, p50
-    /// within a few microseconds of both).
+    /// body costs two reads, not one per 16 KiB: less CPU per request than
+    /// small pieces throughout, at about the same latency (measured in
+    /// docs/benchmarks.md, "Read size at one connection").
     func responseContinues() { loop.readsInSmallPieces = false }
 
     /// The wait a queued request gets: for a runtime that is not ready yet, or for a slot.
@@ -237,9 +237,8 @@ public final class ProxyServer: SignalWatcherDelegate {
 
     // MARK: Shutdown
 
-    public func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32) {
-        let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
-        perform(shutdown.signalReceived(name, now: loop.nowMilliseconds, openConnections: connections.count))
+    public func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Signal) {
+        perform(shutdown.signalReceived(signal.name, now: loop.nowMilliseconds, openConnections: connections.count))
     }
 
     private func perform(_ steps: [ShutdownSequence.Step]) {

@@ -46,10 +46,14 @@ struct RequestIDGenerator {
 /// never lengthen it (the shorter of this and `FUNC_TIMEOUT` applies). The
 /// proxy consumes it; it does not go upstream.
 enum RequestTimeoutHeader {
+    /// The client's request parser is made with this as its consumed field,
+    /// so the field has the role `.consumed` and is not forwarded.
+    static let name: StaticString = "x-request-timeout"
 
-    /// Milliseconds asked for, or nil if absent or not a positive number of seconds.
+    /// Milliseconds asked for, or nil if absent or not a positive number of
+    /// seconds. `head` comes from a parser told of `name`.
     static func milliseconds(in head: MessageHead) -> UInt64? {
-        guard let value = head.firstValue(of: .requestTimeout) else { return nil }
+        guard let value = head.firstValue(of: .consumed) else { return nil }
         return ConfigParsing.milliseconds(String(decoding: value, as: UTF8.self))
     }
 }

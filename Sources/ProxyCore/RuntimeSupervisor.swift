@@ -19,7 +19,7 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
     private(set) var lastStartupMilliseconds: UInt64?
 
     /// Signals passed on to the runtime's process group, as an init would.
-    static let forwardedSignals: [(Int32, String)] = [(1, "SIGHUP"), (10, "SIGUSR1"), (12, "SIGUSR2"), (3, "SIGQUIT"), (28, "SIGWINCH")]
+    static let forwardedSignals: [Signal] = [.hangup, .user1, .user2, .quit, .windowChange]
     private static let probeInterval: UInt64 = 50
     private static let progressInterval: UInt64 = 2_000
 
@@ -34,10 +34,10 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
         deadlineTimer.delegate = TimerAction { [unowned self] in carryOut(machine.tick(now: loop.nowMilliseconds)) }
         probeTimer.delegate = TimerAction { [unowned self] in startProbe() }
         // SIGCHLD: a child exited, the runtime or an orphan re-parented to us.
-        let childWatcher = try SignalWatcher(loop: loop, signal: 17)
+        let childWatcher = try SignalWatcher(loop: loop, signal: .child)
         childWatcher.delegate = self
         watchers.append(childWatcher)
-        for (signal, _) in Self.forwardedSignals {
+        for signal in Self.forwardedSignals {
             let watcher = try SignalWatcher(loop: loop, signal: signal)
             watcher.delegate = self
             watchers.append(watcher)
@@ -111,8 +111,8 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
 
     // MARK: Signals
 
-    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32) {
-        if signal == 17 {
+    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Signal) {
+        if signal == .child {
             ChildProcesses.reapExited { pid, exit in
                 if pid == machine.pid {
                     carryOut(machine.childExited(pid: pid, exit, now: loop.nowMilliseconds))
@@ -122,8 +122,8 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
             }
             return
         }
-        if let pid = machine.pid, let name = Self.forwardedSignals.first(where: { $0.0 == signal })?.1 {
-            server.log("\(name): passed on to the runtime (pid \(pid))")
+        if let pid = machine.pid, Self.forwardedSignals.contains(signal) {
+            server.log("\(signal.name): passed on to the runtime (pid \(pid))")
             ChildProcesses.signalGroup(pid, signal)
         }
     }

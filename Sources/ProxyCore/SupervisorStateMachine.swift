@@ -46,7 +46,7 @@ public struct SupervisorStateMachine: Sendable {
 
     public enum Action: Equatable, Sendable {
         case spawn
-        case signalGroup(pid: Int32, signal: Int32)
+        case signalGroup(pid: Int32, signal: Signal)
         /// The upstream answers: release waiting requests; ms from spawn.
         case runtimeReady(startupMilliseconds: UInt64)
         /// The runtime is gone: fail in-flight requests, hold new ones, drop pooled connections.
@@ -126,7 +126,7 @@ public struct SupervisorStateMachine: Sendable {
         guard !shuttingDown, let pid else { return [] }
         if case .stopping = phase { return [] }
         phase = .stopping(pid: pid, killAt: now + settings.stopGrace, then: .restart)
-        return [.runtimeDown, .log("restarting runtime: \(reason)"), .signalGroup(pid: pid, signal: SIGTERM_VALUE)]
+        return [.runtimeDown, .log("restarting runtime: \(reason)"), .signalGroup(pid: pid, signal: .terminate)]
     }
 
     /// The drain is over: stop the runtime, then exit with its status.
@@ -135,7 +135,7 @@ public struct SupervisorStateMachine: Sendable {
         switch phase {
         case .starting(let pid, _), .ready(let pid, _):
             phase = .stopping(pid: pid, killAt: now + settings.stopGrace, then: .exitProxy)
-            return [.log("stopping runtime (pid \(pid)) with SIGTERM"), .signalGroup(pid: pid, signal: SIGTERM_VALUE)]
+            return [.log("stopping runtime (pid \(pid)) with SIGTERM"), .signalGroup(pid: pid, signal: .terminate)]
         case .stopping(let pid, let killAt, _):
             phase = .stopping(pid: pid, killAt: killAt, then: .exitProxy)
             return []
@@ -172,13 +172,9 @@ public struct SupervisorStateMachine: Sendable {
         case .stopping(let pid, let killAt, let then) where now >= killAt:
             phase = .stopping(pid: pid, killAt: UInt64.max, then: then)
             return [.log("runtime (pid \(pid)) did not stop within \(settings.stopGrace) ms: SIGKILL"),
-                    .signalGroup(pid: pid, signal: SIGKILL_VALUE)]
+                    .signalGroup(pid: pid, signal: .kill)]
         default:
             return []
         }
     }
 }
-
-/// Signal numbers on Linux, so the pure core needs no C import.
-let SIGTERM_VALUE: Int32 = 15
-let SIGKILL_VALUE: Int32 = 9

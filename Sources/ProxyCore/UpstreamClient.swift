@@ -99,7 +99,7 @@ final class UpstreamClient: StreamDelegate, HTTPParserDelegate {
 
     /// Starts a request: writes its head, and keeps later body bytes for a
     /// resend while one may be needed.
-    func beginRequest(head: ByteBuffer, reused: Bool) {
+    func beginRequest(head: HeadBuffer, reused: Bool) {
         prepareRequest(reused: reused)
         head.withBytes { stream.write($0) }
         startReading()

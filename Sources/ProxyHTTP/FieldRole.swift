@@ -15,13 +15,16 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
     case contentLength
     case userAgent
     case requestID
-    case requestTimeout
+    /// The field the parser's owner reads itself, named when the parser is
+    /// made (`HTTPParser(kind:limits:consumedField:)`): never forwarded.
+    case consumed
     case forwardedFor
     case forwardedProto
     case forwardedHost
 
     /// Classifies a field name (any ASCII case) without allocating.
-    static func of(_ name: UnsafeBufferPointer<UInt8>) -> FieldRole {
+    /// `consumed`: the lower-case name of the field that is `.consumed`.
+    static func of(_ name: UnsafeBufferPointer<UInt8>, consumed: StaticString? = nil) -> FieldRole {
         switch name.count {
         case 2: if matches(name, "te") { return .hopByHop }
         case 4: if matches(name, "host") { return .host }
@@ -42,9 +45,10 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
         case 17:
             if matches(name, "transfer-encoding") { return .transferEncoding }
             if matches(name, "x-forwarded-proto") { return .forwardedProto }
-            if matches(name, "x-request-timeout") { return .requestTimeout }
         default: break
         }
+        // The caller's name is compared only when the lengths match (`matches` checks first).
+        if let consumed, matches(name, consumed) { return .consumed }
         if name.count > 6, matches(UnsafeBufferPointer(rebasing: name[0..<6]), "proxy-") { return .hopByHop }
         return .ordinary
     }

@@ -44,7 +44,7 @@ public final class HTTPParser {
     /// is done with the parser, which breaks the cycle.
     public var delegate: HTTPParserDelegate?
 
-    public let head = MessageHead()
+    public let head: MessageHead
     /// True from the first byte of a message until its head is complete.
     public private(set) var isReadingHead = false
     /// True between the first byte of a message and its end.
@@ -52,23 +52,31 @@ public final class HTTPParser {
     private var inTrailers = false
     private var limitError: ParseError?
     private var interimResponses = 0
-    private var fieldStart: Int32 = 0
     /// The field being received, and how far (no callback marks the end of
     /// a name: the first value byte, or the end of the field, does).
     private var pendingField = MessageHead.Field(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0)
     private var pendingFieldStage = FieldStage.none
     private enum FieldStage { case none, name, value }
     /// The head's bytes as they arrive, copied into `head.bytes` once complete.
-    private let headBytes = ByteBuffer()
+    private let headBytes = HeadBuffer()
     /// How many of `headBytes` are in `head.bytes` (-1: none of this message's).
     private var copiedHeadBytes = -1
 
     /// The llhttp version compiled in (`8.1.0`).
     public static let llhttpVersion = "\(LLHTTP_VERSION_MAJOR).\(LLHTTP_VERSION_MINOR).\(LLHTTP_VERSION_PATCH)"
 
-    public init(kind: Kind, limits: HeadLimits = HeadLimits()) {
+    /// `consumedField`: the lower-case name of a field the owner reads
+    /// itself; its fields get the role `.consumed` (`head.firstValue(of:
+    /// .consumed)`), and `HeadWriter` does not forward them.
+    public init(kind: Kind, limits: HeadLimits = HeadLimits(), consumedField: StaticString? = nil) {
+        if let consumedField {
+            precondition(consumedField.hasPointerRepresentation && consumedField.withUTF8Buffer { name in
+                FieldRole.isValidName(name) && !name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+            }, "a consumed field is named by a lower-case token")
+        }
         self.kind = kind
         self.limits = limits
+        head = MessageHead(consumedField: consumedField)
         state = .allocate(capacity: 1)
         llhttp_init(state, kind == .request ? HTTP_REQUEST : HTTP_RESPONSE, parserSettings)
         state.pointee.data = Unmanaged.passUnretained(self).toOpaque()

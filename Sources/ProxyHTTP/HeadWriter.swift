@@ -18,7 +18,7 @@ public enum HeadWriter {
     /// The request line and fields for the upstream, always HTTP/1.1.
     /// `extraFields` holds complete `Name: value\r\n` lines to add.
     public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
-                                    extraFields: [UInt8] = [], into out: ByteBuffer) {
+                                    extraFields: [UInt8] = [], into out: HeadBuffer) {
         out.removeAll()
         head.bytes.withUnsafeBufferPointer { bytes in
             append(bytes, head.methodRange, to: out)
@@ -28,9 +28,9 @@ public enum HeadWriter {
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
                 switch field.role {
-                case .hopByHop, .connection, .transferEncoding, .forwardedFor, .requestTimeout:
-                    // Hop-by-hop, or rewritten below, or consumed by the proxy
-                    // (a per-request deadline), not for the runtime.
+                case .hopByHop, .connection, .transferEncoding, .forwardedFor, .consumed:
+                    // Hop-by-hop, or rewritten below, or consumed by the
+                    // receiver (the field its parser was told of), not for the next hop.
                     continue
                 case .upgrade:
                     if head.isUpgrade { appendUpgradeField(head, index, bytes, field, to: out) }
@@ -75,7 +75,7 @@ public enum HeadWriter {
 
     /// The status line and fields for the client, always `HTTP/1.1`.
     public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
-                                     extraFields: [UInt8] = [], into out: ByteBuffer) {
+                                     extraFields: [UInt8] = [], into out: HeadBuffer) {
         out.removeAll()
         out.append("HTTP/1.1 ")
         appendStatus(head.statusCode, into: out)
@@ -87,7 +87,7 @@ public enum HeadWriter {
             for index in 0..<head.fieldCount {
                 let field = head.fields[index]
                 switch field.role {
-                case .hopByHop, .connection, .transferEncoding:
+                case .hopByHop, .connection, .transferEncoding, .consumed:
                     continue
                 case .upgrade:
                     if switching { appendField(bytes, field, to: out) }
@@ -110,13 +110,13 @@ public enum HeadWriter {
     }
 
     @inline(__always)
-    private static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, to out: ByteBuffer) {
+    private static func append(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, to out: HeadBuffer) {
         out.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[range]))
     }
 
     /// `Name: value\r\n` with the value's trailing white space trimmed.
     @inline(__always)
-    private static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field, to out: ByteBuffer) {
+    private static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, _ field: MessageHead.Field, to out: HeadBuffer) {
         append(bytes, Int(field.nameStart)..<Int(field.nameEnd), to: out)
         out.append(": ")
         append(bytes, Int(field.valueStart)..<Int(trimmedEnd(bytes, field)), to: out)
@@ -127,7 +127,7 @@ public enum HeadWriter {
     /// (UpgradeCheck), or nothing if no other token is left. Upgrades are
     /// rare: this path may allocate.
     private static func appendUpgradeField(_ head: MessageHead, _ index: Int, _ bytes: UnsafeBufferPointer<UInt8>,
-                                           _ field: MessageHead.Field, to out: ByteBuffer) {
+                                           _ field: MessageHead.Field, to out: HeadBuffer) {
         let tokens = head.value(at: index).split(separator: UInt8(ascii: ",")).map(HeaderName.trimmed)
         guard tokens.contains(where: UpgradeCheck.isH2C) else { return appendField(bytes, field, to: out) }
         let kept = tokens.filter { !$0.isEmpty && !UpgradeCheck.isH2C($0) }
@@ -151,7 +151,7 @@ public enum HeadWriter {
     /// A complete small response made by the proxy itself (errors, local routes).
     public static func writeLocalResponse(status: Int, reason: StaticString, contentType: StaticString = "text/plain; charset=utf-8",
                                           body: ArraySlice<UInt8>, includeBody: Bool = true, keepAlive: Bool, clientIsHTTP10: Bool,
-                                          extraFields: [UInt8] = [], into out: ByteBuffer) {
+                                          extraFields: [UInt8] = [], into out: HeadBuffer) {
         out.removeAll()
         out.append("HTTP/1.1 ")
         appendStatus(status, into: out)
@@ -170,7 +170,7 @@ public enum HeadWriter {
 
     /// This hop's `Connection`: `close` when it ends, `keep-alive` where
     /// HTTP/1.0 needs it said, nothing where HTTP/1.1 implies it.
-    private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: ByteBuffer) {
+    private static func appendConnection(keepAlive: Bool, clientIsHTTP10: Bool, into out: HeadBuffer) {
         if !keepAlive {
             out.append("Connection: close\r\n")
         } else if clientIsHTTP10 {
@@ -178,14 +178,14 @@ public enum HeadWriter {
         }
     }
 
-    static func appendStatus(_ status: Int, into out: ByteBuffer) {
+    static func appendStatus(_ status: Int, into out: HeadBuffer) {
         let clamped = min(max(status, 100), 999)
         out.append(UInt8(0x30 + clamped / 100))
         out.append(UInt8(0x30 + clamped / 10 % 10))
         out.append(UInt8(0x30 + clamped % 10))
     }
 
-    public static func appendDecimal(_ value: Int, into out: ByteBuffer) {
+    public static func appendDecimal(_ value: Int, into out: HeadBuffer) {
         if value >= 10 { appendDecimal(value / 10, into: out) }
         out.append(UInt8(0x30 + value % 10))
     }
@@ -200,14 +200,14 @@ public enum HeadWriter {
 extension HeadWriter {
     public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
                                     extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        let buffer = ByteBuffer()
+        let buffer = HeadBuffer()
         writeRequest(head, framing: framing, forwarding: forwarding, extraFields: extraFields, into: buffer)
         out = buffer.array
     }
 
     public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
                                      extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        let buffer = ByteBuffer()
+        let buffer = HeadBuffer()
         writeResponse(head, framing: framing, keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, extraFields: extraFields, into: buffer)
         out = buffer.array
     }
@@ -215,14 +215,14 @@ extension HeadWriter {
     public static func writeLocalResponse(status: Int, reason: StaticString, contentType: StaticString = "text/plain; charset=utf-8",
                                           body: ArraySlice<UInt8>, includeBody: Bool = true, keepAlive: Bool, clientIsHTTP10: Bool,
                                           extraFields: [UInt8] = [], into out: inout [UInt8]) {
-        let buffer = ByteBuffer()
+        let buffer = HeadBuffer()
         writeLocalResponse(status: status, reason: reason, contentType: contentType, body: body, includeBody: includeBody,
                            keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, extraFields: extraFields, into: buffer)
         out = buffer.array
     }
 
     static func appendStatus(_ status: Int, into out: inout [UInt8]) {
-        let buffer = ByteBuffer()
+        let buffer = HeadBuffer()
         appendStatus(status, into: buffer)
         out += buffer.array
     }

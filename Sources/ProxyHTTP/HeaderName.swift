@@ -24,20 +24,6 @@ public enum HeaderName {
         return zip(a, b).allSatisfy { lowercased($0) == lowercased($1) }
     }
 
-    /// Hop-by-hop fields that never travel past this proxy (RFC 9110 7.6.1,
-    /// RFC 9112 7.1): each end of a hop writes its own.
-    static func isHopByHop(_ name: ArraySlice<UInt8>) -> Bool {
-        switch name.count {
-        case 2: return equals(name, "te")
-        case 7: return equals(name, "trailer") || equals(name, "upgrade")
-        case 10: return equals(name, "connection") || equals(name, "keep-alive")
-        case 17: return equals(name, "transfer-encoding")
-        default:
-            // Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, ...
-            return name.count > 6 && equals(name.prefix(6), "proxy-")
-        }
-    }
-
     /// Whether `name` is one of the comma-separated tokens of the head's
     /// `Connection` fields (the fields they name are hop-by-hop too).
     /// Scans the bytes in place: nothing is allocated.

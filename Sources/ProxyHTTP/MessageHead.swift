@@ -15,8 +15,9 @@ public final class MessageHead {
     /// Method, target, reason phrase, field names and values, back to back.
     public internal(set) var bytes: [UInt8] = []
     /// The fields are the first `fieldCount` slots; the array keeps its
-    /// length from message to message and slots are overwritten
-    /// (`removeAll(keepingCapacity:)` cost some 200 instructions a message).
+    /// length from message to message and slots are overwritten, which is
+    /// cheaper than emptying it with `removeAll(keepingCapacity:)` each
+    /// message (docs/architecture.md, "The data path", Parse).
     var fields: [Field] = []
     public private(set) var fieldCount = 0
     var methodRange: Range<Int> = 0..<0
@@ -39,8 +40,12 @@ public final class MessageHead {
     var firstIndexByRole = [Int32](repeating: -1, count: FieldRole.allCases.count)
     /// A `Connection` token names a field that would otherwise be forwarded.
     public internal(set) var connectionNamesOtherFields = false
+    /// The lower-case name of the field whose role is `.consumed`, if any.
+    let consumedField: StaticString?
 
-    init() {}
+    init(consumedField: StaticString? = nil) {
+        self.consumedField = consumedField
+    }
 
     func reset() {
         // `bytes` is replaced when the next head is complete.
@@ -66,7 +71,7 @@ public final class MessageHead {
         var field = field
         let name = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[Int(field.nameStart)..<Int(field.nameEnd)])
         guard FieldRole.isValidName(name) else { return false }
-        field.role = FieldRole.of(name)
+        field.role = FieldRole.of(name, consumed: consumedField)
         if firstIndexByRole[Int(field.role.rawValue)] < 0 { firstIndexByRole[Int(field.role.rawValue)] = Int32(fieldCount) }
         if fieldCount < fields.count { fields[fieldCount] = field } else { fields.append(field) }
         fieldCount += 1

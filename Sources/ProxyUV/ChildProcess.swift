@@ -81,8 +81,8 @@ public enum ChildProcesses {
     /// Sends `signal` to the process group led by `pid` (the runtime and
     /// everything it started); false if no such group exists.
     @discardableResult
-    public static func signalGroup(_ pid: Int32, _ signal: Int32) -> Bool {
-        kill(-pid, signal) == 0
+    public static func signalGroup(_ pid: Int32, _ signal: Signal) -> Bool {
+        kill(-pid, signal.rawValue) == 0
     }
 
     /// Collects every exited child without blocking.
@@ -97,7 +97,4 @@ public enum ChildProcesses {
             body(pid, signal == 0 ? .exited(code: (status >> 8) & 0xFF) : .signaled(signal: signal))
         }
     }
-
-    /// The process's own pid.
-    public static var currentPID: Int32 { getpid() }
 }

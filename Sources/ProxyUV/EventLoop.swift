@@ -21,11 +21,11 @@ public final class EventLoop {
     private(set) var readSize: Int
     /// While true, reads are offered 16 KiB at a time instead of the whole
     /// buffer. At low load a large body's first piece then leaves early and
-    /// the next hop starts on it while the rest is read (measured at one
-    /// connection, 64 KiB bodies: p50 about 30 us lower than whole reads);
-    /// under load, whole-buffer reads need fewer system calls (half the CPU
-    /// per request at 16 connections). The server sets it by the number of
-    /// exchanges in flight, and clears it once a response's first piece is read.
+    /// the next hop starts on it while the rest is read (lower latency than
+    /// whole reads); under load, whole-buffer reads need fewer system calls
+    /// and less CPU per request. The server sets it by the number of
+    /// exchanges in flight, and clears it once a response's first piece is
+    /// read. The measurements: docs/architecture.md ("The data path", Read).
     public var readsInSmallPieces = false {
         didSet { readSize = readsInSmallPieces ? min(Self.smallReadSize, readBufferSize) : readBufferSize }
     }

@@ -1,7 +1,7 @@
 internal import CLibUV
 
 public protocol SignalWatcherDelegate: AnyObject {
-    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Int32)
+    func signalWatcher(_ watcher: SignalWatcher, didReceive signal: Signal)
 }
 
 /// Delivers a POSIX signal on the loop thread, as an ordinary callback.
@@ -11,15 +11,15 @@ public final class SignalWatcher {
     /// counts to a side table and slow every retain and release of it, on the
     /// data path); `close()` clears it, which breaks the cycle.
     public var delegate: SignalWatcherDelegate?
-    public let signal: Int32
+    public let signal: Signal
 
-    public init(loop: EventLoop, signal: Int32) throws(UVError) {
+    public init(loop: EventLoop, signal: Signal) throws(UVError) {
         self.signal = signal
         // A parent may have started us with the signal blocked (threads of
         // test runners and some init systems do); a watched signal must arrive.
         var unblock = sigset_t()
         sigemptyset(&unblock)
-        sigaddset(&unblock, signal)
+        sigaddset(&unblock, signal.rawValue)
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         handle = .allocate(capacity: 1)
         try UVError.check(uv_signal_init(loop.raw, handle))
@@ -27,8 +27,8 @@ public final class SignalWatcher {
         try UVError.check(uv_signal_start(handle, { handle, signum in
             guard let data = handle?.pointee.data else { return }
             let watcher = Unmanaged<SignalWatcher>.fromOpaque(data).takeUnretainedValue()
-            watcher.delegate?.signalWatcher(watcher, didReceive: signum)
-        }, signal))
+            watcher.delegate?.signalWatcher(watcher, didReceive: Signal(rawValue: signum))
+        }, signal.rawValue))
         // Watching a signal alone must not keep the process alive.
         uv_unref(rp_handle(handle))
     }

@@ -14,9 +14,6 @@ public struct UVError: Error, Equatable, Sendable, CustomStringConvertible {
     public var isConnectionReset: Bool { code == UV_ECONNRESET.rawValue }
     /// No such file: a Unix-domain socket path nothing listens on yet.
     public var isNoSuchFile: Bool { code == UV_ENOENT.rawValue }
-    public var isEndOfFile: Bool { code == UV_EOF.rawValue }
-    public var isTooManyOpenFiles: Bool { code == UV_EMFILE.rawValue || code == UV_ENFILE.rawValue }
-    public var isCancelled: Bool { code == UV_ECANCELED.rawValue }
 
     /// Throws when `result` is a libuv error, returns it otherwise.
     @discardableResult

@@ -8,6 +8,11 @@ import ProxyUV
 import Glibc
 #endif
 
+private typealias Defaults = ProxyConfig.Defaults
+
+/// A default duration as `--help` shows it: in seconds, as the option takes it.
+private func seconds(_ milliseconds: UInt64) -> String { ConfigParsing.secondsText(milliseconds: milliseconds) }
+
 /// `runtime-proxy`: the HTTP sidecar in front of a function runtime.
 /// Every option falls back to an environment variable, then to its default;
 /// a flag wins over the environment (docs/configuration.md).
@@ -18,97 +23,97 @@ struct RuntimeProxyCommand: ParsableCommand {
         discussion: "Durations are in seconds and may have a fraction (0.5). Bad values exit with status 64 before any port is bound.",
         version: BuildInfo.description)
 
-    @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, default 8080).")
+    @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, default \(Defaults.port)).")
     var port: Int?
 
-    @Option(help: "Address to listen on (env PROXY_LISTEN_ADDRESS, default 0.0.0.0: all IPv4 interfaces; use :: for IPv6 too).")
+    @Option(help: "Address to listen on (env PROXY_LISTEN_ADDRESS, default \(Defaults.listenHost): all IPv4 interfaces; use :: for IPv6 too).")
     var listenAddress: String?
 
-    @Option(help: "Upstream runtime: host:port, [v6]:port, unix:/path or /path (env PROXY_UPSTREAM, default 127.0.0.1:8090).")
+    @Option(help: "Upstream runtime: host:port, [v6]:port, unix:/path or /path (env PROXY_UPSTREAM, default \(Defaults.upstream)).")
     var upstream: String?
 
-    @Option(help: "Whole-request timeout: request head to complete response (env FUNC_TIMEOUT, default 180).")
+    @Option(help: "Whole-request timeout: request head to complete response (env FUNC_TIMEOUT, default \(seconds(Defaults.requestTimeoutMilliseconds))).")
     var timeout: String?
 
-    @Option(help: "Time allowed for a request head to arrive, from its first byte (env PROXY_HEADER_TIMEOUT, default 15).")
+    @Option(help: "Time allowed for a request head to arrive, from its first byte (env PROXY_HEADER_TIMEOUT, default \(seconds(Defaults.headerTimeoutMilliseconds))).")
     var headerTimeout: String?
 
-    @Option(help: "Idle time allowed on a client keep-alive connection between requests (env PROXY_CLIENT_IDLE_TIMEOUT, default 75).")
+    @Option(help: "Idle time allowed on a client keep-alive connection between requests (env PROXY_CLIENT_IDLE_TIMEOUT, default \(seconds(Defaults.clientIdleTimeoutMilliseconds))).")
     var clientIdleTimeout: String?
 
-    @Option(help: "Time allowed to open an upstream connection; past it the client gets 504 (env PROXY_CONNECT_TIMEOUT, default 5).")
+    @Option(help: "Time allowed to open an upstream connection; past it the client gets 504 (env PROXY_CONNECT_TIMEOUT, default \(seconds(Defaults.connectTimeoutMilliseconds))).")
     var connectTimeout: String?
 
-    @Option(help: "Idle time after which a pooled upstream connection is closed (env PROXY_UPSTREAM_IDLE_TIMEOUT, default 4).")
+    @Option(help: "Idle time after which a pooled upstream connection is closed (env PROXY_UPSTREAM_IDLE_TIMEOUT, default \(seconds(Defaults.upstreamIdleTimeoutMilliseconds))).")
     var upstreamIdleTimeout: String?
 
-    @Option(help: "Idle time after which an upgraded (WebSocket) connection is closed (env PROXY_TUNNEL_IDLE_TIMEOUT, default 300).")
+    @Option(help: "Idle time after which an upgraded (WebSocket) connection is closed (env PROXY_TUNNEL_IDLE_TIMEOUT, default \(seconds(Defaults.tunnelIdleTimeoutMilliseconds))).")
     var tunnelIdleTimeout: String?
 
     @Option(help: "At most this many idle upstream connections; idle ones close after --upstream-idle-timeout (env PROXY_MAX_IDLE_UPSTREAM, default: half the open-file limit).")
     var maxIdleUpstream: Int?
 
-    @Option(help: "Health check path answered by the proxy (env PROXY_HEALTH_PATH, default /healthz).")
+    @Option(help: "Health check path answered by the proxy (env PROXY_HEALTH_PATH, default \(Defaults.healthPath)).")
     var healthPath: String?
 
-    @Option(help: "Prometheus metrics path answered by the proxy (env PROXY_METRICS_PATH, default /metrics).")
+    @Option(help: "Prometheus metrics path answered by the proxy (env PROXY_METRICS_PATH, default \(Defaults.metricsPath)).")
     var metricsPath: String?
 
     @Option(help: "Serve the health and metrics routes on this port instead of the main one (env PROXY_ADMIN_PORT, default: main port).")
     var adminPort: Int?
 
-    @Option(help: "Access log format: text (the Kubeless proxy's line), json or none (env PROXY_LOG_FORMAT, default text).")
+    @Option(help: "Access log format: text (the Kubeless proxy's line), json or none (env PROXY_LOG_FORMAT, default \(Defaults.accessLog.rawValue)).")
     var logFormat: String?
 
     @Flag(help: "Log requests to the health and metrics routes too (env PROXY_LOG_PROBES=1).")
     var logProbes = false
 
-    @Option(help: "On a pipe, access-log lines are written together at most this often; 0 writes each loop turn's lines at once (env PROXY_LOG_FLUSH_INTERVAL, default 0.01).")
+    @Option(help: "On a pipe, access-log lines are written together at most this often; 0 writes each loop turn's lines at once (env PROXY_LOG_FLUSH_INTERVAL, default \(seconds(Defaults.logFlushIntervalMilliseconds))).")
     var logFlushInterval: String?
 
-    @Option(help: "After a request timeout: restart (the runtime), none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default restart with a runtime to start, none without).")
+    @Option(help: "After a request timeout: restart (the runtime), none (abandon the request) or exit (exit 1 s later, as the Go proxy did) (env PROXY_TIMEOUT_POLICY, default \(Defaults.timeoutPolicyWithRuntime.rawValue) with a runtime to start, \(Defaults.timeoutPolicy.rawValue) without).")
     var timeoutPolicy: String?
 
-    @Option(help: "When the runtime exits: always (restart it with backoff) or exit (exit with its status) (env PROXY_RESTART_POLICY, default always).")
+    @Option(help: "When the runtime exits: always (restart it with backoff) or exit (exit with its status) (env PROXY_RESTART_POLICY, default \(Defaults.restartPolicy.rawValue)).")
     var restartPolicy: String?
 
     @Option(help: "A path on the runtime that must answer 2xx before it counts as ready (env PROXY_READY_PATH, default: accepting a connection is enough).")
     var readyPath: String?
 
-    @Option(help: "How long a request waits for a runtime that is not ready yet; then 503 (env PROXY_START_TIMEOUT, default 30).")
+    @Option(help: "How long a request waits for a runtime that is not ready yet; then 503 (env PROXY_START_TIMEOUT, default \(seconds(Defaults.startTimeoutMilliseconds))).")
     var startTimeout: String?
 
     @Option(help: "At most this many requests upstream at once; others wait (env PROXY_MAX_INFLIGHT, default: no limit).")
     var maxInflight: Int?
 
-    @Option(help: "At most this many requests waiting for the runtime or a slot; more get 503 (env PROXY_MAX_QUEUE, default 1024).")
+    @Option(help: "At most this many requests waiting for the runtime or a slot; more get 503 (env PROXY_MAX_QUEUE, default \(Defaults.maxQueued)).")
     var maxQueue: Int?
 
-    @Option(help: "How long a request waits for a slot under --max-inflight; then 503 (env PROXY_QUEUE_TIMEOUT, default 30).")
+    @Option(help: "How long a request waits for a slot under --max-inflight; then 503 (env PROXY_QUEUE_TIMEOUT, default \(seconds(Defaults.queueTimeoutMilliseconds))).")
     var queueTimeout: String?
 
-    @Option(help: "After SIGTERM, how long new connections are still accepted (env PROXY_DRAIN_DELAY, default 3).")
+    @Option(help: "After SIGTERM, how long new connections are still accepted (env PROXY_DRAIN_DELAY, default \(seconds(Defaults.drainDelayMilliseconds))).")
     var drainDelay: String?
 
-    @Option(help: "After the listener closes, how long in-flight requests may take (env SHUTDOWN_TIMEOUT, default 10).")
+    @Option(help: "After the listener closes, how long in-flight requests may take (env SHUTDOWN_TIMEOUT, default \(seconds(Defaults.shutdownTimeoutMilliseconds))).")
     var shutdownTimeout: String?
 
-    @Option(help: "How long the runtime gets between SIGTERM and SIGKILL (env PROXY_STOP_TIMEOUT, default 10).")
+    @Option(help: "How long the runtime gets between SIGTERM and SIGKILL (env PROXY_STOP_TIMEOUT, default \(seconds(Defaults.stopGraceMilliseconds))).")
     var stopTimeout: String?
 
     @Argument(parsing: .postTerminator, help: "The runtime to start and watch, run directly (no shell); FUNC_PROCESS is run with /bin/sh -c instead (a simple command as exec, so the runtime itself is watched).")
     var runtime: [String] = []
 
-    @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default 5xx).")
+    @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default \(Defaults.failureStatuses)).")
     var failureStatuses: String?
 
-    @Option(help: "Upper bounds of the duration histograms, in seconds, comma-separated (env PROXY_DURATION_BUCKETS, default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10).")
+    @Option(help: "Upper bounds of the duration histograms, in seconds, comma-separated (env PROXY_DURATION_BUCKETS, default \(ConfigParsing.bucketsText(Defaults.durationBuckets))).")
     var durationBuckets: String?
 
-    @Option(help: "The runtime's own health path, asked by the cached health check (env PROXY_UPSTREAM_HEALTH_PATH, default /healthz).")
+    @Option(help: "The runtime's own health path, asked by the cached health check (env PROXY_UPSTREAM_HEALTH_PATH, default \(Defaults.upstreamHealthPath)).")
     var upstreamHealthPath: String?
 
-    @Option(help: "How long a health check result is reused (env PROXY_HEALTH_INTERVAL, default 2).")
+    @Option(help: "How long a health check result is reused (env PROXY_HEALTH_INTERVAL, default \(seconds(Defaults.healthIntervalMilliseconds))).")
     var healthInterval: String?
 
     func run() throws {
@@ -117,7 +122,7 @@ struct RuntimeProxyCommand: ParsableCommand {
         if config.maxIdleUpstreamConnections == nil {
             // Only a guard for descriptors: idle connections close by time,
             // and the pool holds what the peak concurrency needed.
-            config.maxIdleUpstreamConnections = max(1, (SystemInfo.openFileLimit ?? 65536) / 2)
+            config.maxIdleUpstreamConnections = Defaults.maxIdleUpstreamConnections(openFileLimit: SystemInfo.openFileLimit)
         }
         let server: ProxyServer
         do {
@@ -136,67 +141,73 @@ struct RuntimeProxyCommand: ParsableCommand {
 
     private func makeConfig() throws -> ProxyConfig {
         let environment = Environment()
-        let portValue = try port ?? environment.integer("FUNC_PORT") ?? 8080
+        let portValue = try port ?? environment.integer("FUNC_PORT") ?? Defaults.port
         guard (0...65535).contains(portValue) else { throw ValidationError("port \(portValue) is not between 0 and 65535") }
         let listenText = listenAddress ?? environment["PROXY_LISTEN_ADDRESS"]
         guard let listen = ConfigParsing.listenAddress(listenText, port: portValue) else {
             throw ValidationError("listen address '\(listenText ?? "")' is not a numeric IPv4 or IPv6 address")
         }
-        let upstreamText = upstream ?? environment["PROXY_UPSTREAM"] ?? "127.0.0.1:8090"
+        let upstreamText = upstream ?? environment["PROXY_UPSTREAM"] ?? Defaults.upstream
         guard let target = ConfigParsing.upstream(upstreamText) else {
             throw ValidationError("upstream '\(upstreamText)' is not host:port, [v6]:port, unix:/path or /path")
         }
         var config = ProxyConfig(listenAddress: listen, upstream: target)
-        config.requestTimeoutMilliseconds = try duration(timeout, "--timeout", env: "FUNC_TIMEOUT", environment, default: 180)
-        config.headerTimeoutMilliseconds = try duration(headerTimeout, "--header-timeout", env: "PROXY_HEADER_TIMEOUT", environment, default: 15)
+        config.requestTimeoutMilliseconds = try duration(timeout, "--timeout", env: "FUNC_TIMEOUT", environment,
+                                                         default: Defaults.requestTimeoutMilliseconds)
+        config.headerTimeoutMilliseconds = try duration(headerTimeout, "--header-timeout", env: "PROXY_HEADER_TIMEOUT", environment,
+                                                        default: Defaults.headerTimeoutMilliseconds)
         config.clientIdleTimeoutMilliseconds = try duration(clientIdleTimeout, "--client-idle-timeout", env: "PROXY_CLIENT_IDLE_TIMEOUT",
-                                                            environment, default: 75)
-        config.connectTimeoutMilliseconds = try duration(connectTimeout, "--connect-timeout", env: "PROXY_CONNECT_TIMEOUT", environment, default: 5)
+                                                            environment, default: Defaults.clientIdleTimeoutMilliseconds)
+        config.connectTimeoutMilliseconds = try duration(connectTimeout, "--connect-timeout", env: "PROXY_CONNECT_TIMEOUT", environment,
+                                                         default: Defaults.connectTimeoutMilliseconds)
         config.upstreamIdleTimeoutMilliseconds = try duration(upstreamIdleTimeout, "--upstream-idle-timeout", env: "PROXY_UPSTREAM_IDLE_TIMEOUT",
-                                                              environment, default: 4)
+                                                              environment, default: Defaults.upstreamIdleTimeoutMilliseconds)
         config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, "--tunnel-idle-timeout", env: "PROXY_TUNNEL_IDLE_TIMEOUT",
-                                                            environment, default: 300)
+                                                            environment, default: Defaults.tunnelIdleTimeoutMilliseconds)
         if let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") {
             guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
             config.maxIdleUpstreamConnections = maxIdle
         }
-        config.healthPath = try path(healthPath ?? environment["PROXY_HEALTH_PATH"] ?? "/healthz", name: "health path")
-        config.metricsPath = try path(metricsPath ?? environment["PROXY_METRICS_PATH"] ?? "/metrics", name: "metrics path")
-        let formatText = logFormat ?? environment["PROXY_LOG_FORMAT"] ?? "text"
+        config.healthPath = try path(healthPath ?? environment["PROXY_HEALTH_PATH"] ?? Defaults.healthPath, name: "health path")
+        config.metricsPath = try path(metricsPath ?? environment["PROXY_METRICS_PATH"] ?? Defaults.metricsPath, name: "metrics path")
+        let formatText = logFormat ?? environment["PROXY_LOG_FORMAT"] ?? Defaults.accessLog.rawValue
         guard let format = AccessLogFormat(rawValue: formatText) else {
             throw ValidationError("log format '\(formatText)' is not one of: \(AccessLogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         config.accessLog = format
         config.logProbes = logProbes || environment["PROXY_LOG_PROBES"] == "1"
         config.logFlushIntervalMilliseconds = try duration(logFlushInterval, "--log-flush-interval", env: "PROXY_LOG_FLUSH_INTERVAL",
-                                                           environment, default: 0.01, allowZero: true)
+                                                           environment, default: Defaults.logFlushIntervalMilliseconds, allowZero: true)
         if !runtime.isEmpty {
             config.runtimeCommand = runtime
         } else if let process = environment["FUNC_PROCESS"] {
             config.runtimeCommand = ShellCommand.arguments(for: process)
         }
-        let restartText = restartPolicy ?? environment["PROXY_RESTART_POLICY"] ?? "always"
+        let restartText = restartPolicy ?? environment["PROXY_RESTART_POLICY"] ?? Defaults.restartPolicy.rawValue
         guard let restart = SupervisorStateMachine.RestartPolicy(rawValue: restartText) else {
             throw ValidationError("restart policy '\(restartText)' is not one of: always, exit")
         }
         config.restartPolicy = restart
         if let ready = readyPath ?? environment["PROXY_READY_PATH"] { config.readyPath = try path(ready, name: "ready path") }
-        config.startTimeoutMilliseconds = try duration(startTimeout, "--start-timeout", env: "PROXY_START_TIMEOUT", environment, default: 30)
-        config.queueTimeoutMilliseconds = try duration(queueTimeout, "--queue-timeout", env: "PROXY_QUEUE_TIMEOUT", environment, default: 30)
-        config.drainDelayMilliseconds = try duration(drainDelay, "--drain-delay", env: "PROXY_DRAIN_DELAY", environment, default: 3,
-                                                     allowZero: true)
+        config.startTimeoutMilliseconds = try duration(startTimeout, "--start-timeout", env: "PROXY_START_TIMEOUT", environment,
+                                                       default: Defaults.startTimeoutMilliseconds)
+        config.queueTimeoutMilliseconds = try duration(queueTimeout, "--queue-timeout", env: "PROXY_QUEUE_TIMEOUT", environment,
+                                                       default: Defaults.queueTimeoutMilliseconds)
+        config.drainDelayMilliseconds = try duration(drainDelay, "--drain-delay", env: "PROXY_DRAIN_DELAY", environment,
+                                                     default: Defaults.drainDelayMilliseconds, allowZero: true)
         config.shutdownTimeoutMilliseconds = try duration(shutdownTimeout, "--shutdown-timeout", env: "SHUTDOWN_TIMEOUT", environment,
-                                                          default: 10, allowZero: true)
-        config.stopGraceMilliseconds = try duration(stopTimeout, "--stop-timeout", env: "PROXY_STOP_TIMEOUT", environment, default: 10,
-                                                    allowZero: true)
+                                                          default: Defaults.shutdownTimeoutMilliseconds, allowZero: true)
+        config.stopGraceMilliseconds = try duration(stopTimeout, "--stop-timeout", env: "PROXY_STOP_TIMEOUT", environment,
+                                                    default: Defaults.stopGraceMilliseconds, allowZero: true)
         if let limit = try maxInflight ?? environment.integer("PROXY_MAX_INFLIGHT") {
             guard limit > 0 else { throw ValidationError("max in-flight requests must be 1 or more, not \(limit)") }
             config.maxInFlight = limit
         }
-        let queueLimit = try maxQueue ?? environment.integer("PROXY_MAX_QUEUE") ?? 1024
+        let queueLimit = try maxQueue ?? environment.integer("PROXY_MAX_QUEUE") ?? Defaults.maxQueued
         guard queueLimit >= 0 else { throw ValidationError("max queued requests must be 0 or more, not \(queueLimit)") }
         config.maxQueued = queueLimit
-        let policyText = timeoutPolicy ?? environment["PROXY_TIMEOUT_POLICY"] ?? (config.runtimeCommand == nil ? "none" : "restart")
+        let defaultPolicy = config.runtimeCommand == nil ? Defaults.timeoutPolicy : Defaults.timeoutPolicyWithRuntime
+        let policyText = timeoutPolicy ?? environment["PROXY_TIMEOUT_POLICY"] ?? defaultPolicy.rawValue
         guard let policy = TimeoutPolicy(rawValue: policyText) else {
             throw ValidationError("timeout policy '\(policyText)' is not one of: \(TimeoutPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -217,17 +228,17 @@ struct RuntimeProxyCommand: ParsableCommand {
             guard (0...65535).contains(admin) else { throw ValidationError("admin port \(admin) is not between 0 and 65535") }
             config.adminPort = admin
         }
-        config.upstreamHealthPath = try path(upstreamHealthPath ?? environment["PROXY_UPSTREAM_HEALTH_PATH"] ?? "/healthz",
+        config.upstreamHealthPath = try path(upstreamHealthPath ?? environment["PROXY_UPSTREAM_HEALTH_PATH"] ?? Defaults.upstreamHealthPath,
                                              name: "upstream health path")
         config.healthIntervalMilliseconds = try duration(healthInterval, "--health-interval", env: "PROXY_HEALTH_INTERVAL",
-                                                         environment, default: 2)
+                                                         environment, default: Defaults.healthIntervalMilliseconds)
         return config
     }
 
     private func duration(_ flag: String?, _ flagName: String, env name: String, _ environment: Environment,
-                          default seconds: Double, allowZero: Bool = false) throws -> UInt64 {
+                          default milliseconds: UInt64, allowZero: Bool = false) throws -> UInt64 {
         let text = flag ?? environment[name]
-        guard let text else { return UInt64(seconds * 1000) }
+        guard let text else { return milliseconds }
         if allowZero, let value = Double(text), value == 0 { return 0 }
         guard let milliseconds = ConfigParsing.milliseconds(text) else {
             throw ValidationError("\(flag != nil ? flagName : name) value '\(text)' is not a positive number of seconds")

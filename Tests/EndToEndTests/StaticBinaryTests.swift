@@ -41,6 +41,6 @@ struct StaticBinaryTests {
 }
 
 enum BuildVersion {
-    /// The version the binary must print (kept in Sources/ProxyCore/ProxyMetrics.swift).
+    /// The version the binary must print (kept in Sources/ProxyCore/Version.swift).
     static let expected = "0.1.0"
 }

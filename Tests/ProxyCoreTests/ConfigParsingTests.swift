@@ -15,6 +15,20 @@ import Testing
         #expect(ConfigParsing.milliseconds("0.0001") == 1)
     }
 
+    // A default duration is shown in seconds as an option takes it, and reads back to the same milliseconds.
+    @Test(arguments: [(UInt64(180_000), "180"), (10, "0.01"), (500, "0.5"), (1_250, "1.25"), (1, "0.001"), (2_000, "2")])
+    func secondsTextRoundTrips(milliseconds: UInt64, text: String) {
+        #expect(ConfigParsing.secondsText(milliseconds: milliseconds) == text)
+        #expect(ConfigParsing.milliseconds(text) == milliseconds)
+    }
+
+    // The default buckets are shown as --help has always shown them, and parse back to themselves.
+    @Test func bucketsTextRoundTrips() {
+        let text = ConfigParsing.bucketsText(ProxyConfig.Defaults.durationBuckets)
+        #expect(text == ".005,.01,.025,.05,.1,.25,.5,1,2.5,5,10")
+        #expect(ConfigParsing.buckets(text) == ProxyConfig.Defaults.durationBuckets)
+    }
+
     // Zero, negative, non-numeric, non-finite and empty durations are rejected.
     @Test(arguments: ["0", "-1", "abc", "nan", "inf", "", "-0.5", "1e9", "0x10", "1e3", " 5"])
     func millisecondsRejects(text: String) {

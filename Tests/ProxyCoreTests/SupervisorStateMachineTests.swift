@@ -6,8 +6,8 @@ import Testing
 private typealias Machine = SupervisorStateMachine
 private typealias Action = SupervisorStateMachine.Action
 
-private let sigterm: Int32 = 15
-private let sigkill: Int32 = 9
+private let sigterm = Signal.terminate
+private let sigkill = Signal.kill
 
 private func makeMachine(_ policy: Machine.RestartPolicy = .always, stopGrace: UInt64 = 2_000,
                          initialBackoff: UInt64 = 100, maximumBackoff: UInt64 = 800,
@@ -303,7 +303,7 @@ private func hasLog(_ actions: [Action]) -> Bool { actions.count != withoutLogs(
         _ = machine.becameReady(now: 100)
         _ = machine.shutdownRequested(now: 1_000)
         let actions = machine.hurry(now: 1_500).filter { if case .log = $0 { false } else { true } }
-        #expect(actions == [.signalGroup(pid: 42, signal: 9)])
+        #expect(actions == [.signalGroup(pid: 42, signal: sigkill)])
         #expect(machine.hurry(now: 1_600).isEmpty)
     }
 }

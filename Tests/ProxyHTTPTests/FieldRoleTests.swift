@@ -10,6 +10,15 @@ struct FieldRoleTests {
         }
     }
 
+    // The caller's consumed name matches in any case and at its length only; known names keep their roles.
+    @Test(arguments: [("X-Request-Timeout", FieldRole.consumed), ("x-request-timeout", .consumed), ("x-request-timeou", .ordinary),
+                      ("x-request-timeouts", .ordinary), ("x-request-id", .requestID), ("proxy-x", .hopByHop)])
+    func consumedFieldRole(name: String, role: FieldRole) {
+        let bytes = Array(name.utf8)
+        #expect(bytes.withUnsafeBufferPointer { FieldRole.of($0, consumed: "x-request-timeout") } == role)
+        #expect(bytes.withUnsafeBufferPointer { FieldRole.of($0) } == (role == .consumed ? .ordinary : role))
+    }
+
     // A name is valid if it is non-empty and all tchar.
     @Test(arguments: [("Content-Type", true), ("x-a_b.c~d", true), ("", false), ("Host ", false), ("a:b", false), ("caf\u{e9}", false)])
     func validNames(name: String, valid: Bool) {

@@ -26,6 +26,17 @@ import Testing
         #expect(message.isComplete)
     }
 
+    // A parser told of a consumed field finds its first value by role, in any case; one not told classifies it as ordinary.
+    @Test func consumedFieldFoundByRole() {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-Deadline:  1.5 \r\nx-deadline: 2\r\n\r\n"
+        let head = parseHead(text, consumedField: "x-deadline")
+        #expect(head.firstValue(of: .consumed).map { String(decoding: $0, as: UTF8.self) } == "1.5")
+        #expect(head.role(at: 1) == .consumed && head.role(at: 2) == .consumed)
+        let plain = parseHead(text)
+        #expect(plain.firstValue(of: .consumed) == nil)
+        #expect(plain.role(at: 1) == .ordinary)
+    }
+
     // keepAlive: HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
     @Test(arguments: [
         ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),

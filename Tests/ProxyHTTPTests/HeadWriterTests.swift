@@ -5,8 +5,8 @@ import Testing
 @Suite struct HeadWriterTests {
     /// `writeRequest` for the head of `text`, framed as BodyFraming decides unless told.
     private func request(_ text: String, framing: BodyFraming? = nil, client: String = "127.0.0.1", scheme: String = "http",
-                         extra: String = "") -> String {
-        let head = parseHead(text)
+                         extra: String = "", consumedField: StaticString? = nil) -> String {
+        let head = parseHead(text, consumedField: consumedField)
         var out = bytes("left over from before")
         HeadWriter.writeRequest(head, framing: framing ?? BodyFraming.forRequest(head),
                                 forwarding: .init(clientAddress: bytes(client), scheme: bytes(scheme)), extraFields: bytes(extra), into: &out)
@@ -15,9 +15,9 @@ import Testing
 
     /// `writeResponse` for the head of `text`.
     private func response(_ text: String, framing: BodyFraming, keepAlive: Bool = true, clientIsHTTP10: Bool = false,
-                          extra: String = "") -> String {
+                          extra: String = "", consumedField: StaticString? = nil) -> String {
         var out = bytes("left over from before")
-        HeadWriter.writeResponse(parseHead(text, kind: .response), framing: framing, keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10,
+        HeadWriter.writeResponse(parseHead(text, kind: .response, consumedField: consumedField), framing: framing, keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10,
                                  extraFields: bytes(extra), into: &out)
         return String(decoding: out, as: UTF8.self)
     }
@@ -110,7 +110,24 @@ import Testing
             + "X-Forwarded-Host: a\r\nX-Request-Id: 42\r\n\r\n")
     }
 
+    // The field the parser was told its owner consumes (any case, every occurrence) is not forwarded; others are.
+    @Test func requestDropsConsumedField() {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-Deadline: 1\r\nAccept: x\r\nx-deadline: 2\r\n\r\n"
+        #expect(request(text, consumedField: "x-deadline") == "GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\n" + forwarded
+            + "X-Forwarded-Host: a\r\n\r\n")
+        #expect(request(text) == "GET / HTTP/1.1\r\nHost: a\r\nX-Deadline: 1\r\nAccept: x\r\nx-deadline: 2\r\n" + forwarded
+            + "X-Forwarded-Host: a\r\n\r\n")
+    }
+
     // MARK: writeResponse
+
+    // A response's consumed field is not forwarded either; without one named, it is.
+    @Test func responseDropsConsumedField() {
+        let text = "HTTP/1.1 200 OK\r\nX-Deadline: 1\r\nContent-Length: 0\r\n\r\n"
+        #expect(response(text, framing: .contentLength, consumedField: "x-deadline")
+            == "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(response(text, framing: .contentLength) == "HTTP/1.1 200 OK\r\nX-Deadline: 1\r\nContent-Length: 0\r\n\r\n")
+    }
 
     // The status line keeps the reason phrase; hop-by-hop fields and those named by Connection are dropped.
     @Test func responseDropsHopByHopFields() {

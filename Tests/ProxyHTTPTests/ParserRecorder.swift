@@ -177,8 +177,9 @@ func parseSplitAtEveryBoundary(input: [UInt8], kind: HTTPParser.Kind, limits: He
 }
 
 /// The head of the first message in `text` (which must parse at least that far).
-func parseHead(_ text: String, kind: HTTPParser.Kind = .request, sourceLocation: SourceLocation = #_sourceLocation) -> MessageHead {
-    let parser = HTTPParser(kind: kind)
+func parseHead(_ text: String, kind: HTTPParser.Kind = .request, consumedField: StaticString? = nil,
+               sourceLocation: SourceLocation = #_sourceLocation) -> MessageHead {
+    let parser = HTTPParser(kind: kind, consumedField: consumedField)
     let recorder = ParserRecorder()
     parser.delegate = recorder
     let outcome = parser.execute(bytes(text))

@@ -1,8 +1,9 @@
 /// A growable run of bytes that the proxy writes heads into, reused from one
-/// message to the next. An append is a capacity check and a copy: on the
-/// data path `Array.append(contentsOf:)` cost about 90 instructions a call
-/// (uniqueness check, generic copy), and a head takes some twenty of them.
-public final class ByteBuffer {
+/// message to the next. An append is a capacity check and a copy, where
+/// `Array.append(contentsOf:)` pays a uniqueness check and a generic copy
+/// on every call, and a head is written in many small appends (the cost:
+/// docs/architecture.md, "Heads are written into a `HeadBuffer`").
+public final class HeadBuffer {
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     public private(set) var count = 0
