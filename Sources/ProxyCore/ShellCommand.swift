@@ -77,14 +77,10 @@ public enum ShellCommand {
             }
             if byte == UInt8(ascii: "`") {
                 inBackticks.toggle()
-            } else if byte == UInt8(ascii: "$"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "("), !inBackticks {
-                substitutionDepth += 1
-                if current.isEmpty { currentStart = index }
-                current.append(contentsOf: [byte, bytes[index + 1]])
-                index += 1
-                continue
-            } else if byte == UInt8(ascii: "$"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "{"), !inBackticks {
-                expansionDepth += 1
+            } else if byte == UInt8(ascii: "$"), index + 1 < bytes.count, !inBackticks,
+                      bytes[index + 1] == UInt8(ascii: "(") || bytes[index + 1] == UInt8(ascii: "{") {
+                // `$(` starts a command substitution, `${` a parameter expansion.
+                if bytes[index + 1] == UInt8(ascii: "(") { substitutionDepth += 1 } else { expansionDepth += 1 }
                 if current.isEmpty { currentStart = index }
                 current.append(contentsOf: [byte, bytes[index + 1]])
                 index += 1
