@@ -41,7 +41,8 @@ class ParserDriver {
     init(kind: HTTPParser.Kind, limits: HeadLimits, options: UInt8, proxyLike: Bool) {
         self.options = options
         self.proxyLike = proxyLike
-        parser = HTTPParser(kind: kind, limits: limits)
+        // As the proxy's client parser: X-Request-Timeout is the proxy's own, never forwarded.
+        parser = HTTPParser(kind: kind, limits: limits, consumedField: kind == .request ? "x-request-timeout" : nil)
     }
 
     /// What a violated check reports about this run.

@@ -60,7 +60,7 @@ final class ResponseDriver: ParserDriver, HTTPParserDelegate {
         isUpgrade = options & 0x20 != 0
         clientWantsKeepAlive = options & 0x40 == 0
         let limits = options & 0x80 != 0 ? fuzzLimits(options >> 3) : HeadLimits()
-        // As UpstreamConnection: upstream heads get generous limits.
+        // As UpstreamClient: upstream heads get generous limits.
         super.init(kind: .response, limits: HeadLimits(maxTargetBytes: limits.maxTargetBytes,
                                                         maxHeaderBytes: max(limits.maxHeaderBytes, options & 0x80 != 0 ? 0 : 64 * 1024),
                                                         maxHeaderCount: max(limits.maxHeaderCount, options & 0x80 != 0 ? 0 : 200)),
