@@ -280,9 +280,12 @@ public final class HTTPParser {
         }
         let expectation = delegate?.parserDidCompleteHead(self) ?? .asFramed
         // RFC 9112 6.3: 1xx, 204 and 304 responses never have a body, whatever
-        // their Content-Length says (llhttp 8.1 leaves that to us).
+        // their Content-Length or Transfer-Encoding says (llhttp 8.1 leaves
+        // that to us). A 101 included: llhttp 8.1 switches right after its
+        // head only when it sees no body; with a length or chunks it would
+        // read the new protocol's first bytes as a body (found by the fuzzer).
         let status = head.statusCode
-        let bodiless = kind == .response && ((status >= 100 && status < 200 && status != 101) || status == 204 || status == 304)
+        let bodiless = kind == .response && ((status >= 100 && status < 200) || status == 204 || status == 304)
         if expectation == .pauseBeforeBody { return Int32(HPE_PAUSED.rawValue) }
         guard expectation == .none || bodiless else { return 0 }
         if !head.keepAlive {

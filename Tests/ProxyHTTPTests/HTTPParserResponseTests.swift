@@ -86,6 +86,18 @@ import Testing
         #expect(run.upgradeTail == tail)
     }
 
+    // A 101 that also says Transfer-Encoding: chunked or Content-Length has no body: what follows its head is the new protocol, untouched.
+    @Test(arguments: ["Transfer-Encoding: chunked\r\n", "Content-Length: 5\r\n"])
+    func switchingProtocolsWithFramingHasNoBody(framing: String) throws {
+        let head = bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\(framing)\r\n")
+        let tail = bytes("3\r\nabc\r\n0\r\n\r\n")
+        let run = parseSplitAtEveryBoundary(input: head + tail, kind: .response)
+        let message = try #require(run.messages.first)
+        #expect(message.head.status == 101)
+        #expect(message.body.isEmpty)
+        #expect(run.upgradeTail == tail)
+    }
+
     // A response to HEAD needs no length to end: without `Connection: close` the connection stays reusable.
     @Test(arguments: [("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", true),
                       ("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false),
