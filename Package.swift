@@ -32,7 +32,7 @@ let package = Package(
         // Prometheus text exposition: families, labels, histograms. No C, no I/O.
         .target(name: "PrometheusText", swiftSettings: strict),
         // Policy: connections, upstream pool, timeouts, local routes. No C.
-        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP", "PrometheusText"], swiftSettings: strict),
+        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP", "PrometheusText"], swiftSettings: strict + [.strictMemorySafety()]),
         // Captures argv before main, for hosts without /proc (empty chroot, scratch image).
         .target(name: "CStartup"),
         .executableTarget(

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ProxyHTTP
 import ProxyUV
 
@@ -91,21 +88,19 @@ final class AccessLog {
 
     /// `YYYY/MM/DD HH:MM:SS ` in local time, as Go's log package writes it.
     private func appendTextTimestamp() {
-        Self.refresh(&textTimestamp, second: &textSecond, now: time(nil), utc: false, dateSeparator: "/", middle: " ", end: " ")
+        Self.refresh(&textTimestamp, second: &textSecond, now: SystemInfo.wallClockWholeSeconds, utc: false, dateSeparator: "/", middle: " ", end: " ")
         line.append(contentsOf: textTimestamp)
     }
 
     /// Re-renders a cached timestamp when the second has changed.
-    private static func refresh(_ cached: inout [UInt8], second cachedSecond: inout Int, now: time_t, utc: Bool,
+    private static func refresh(_ cached: inout [UInt8], second cachedSecond: inout Int, now: Int, utc: Bool,
                                 dateSeparator: String, middle: String, end: String) {
-        guard Int(now) != cachedSecond else { return }
-        cachedSecond = Int(now)
-        var seconds = now
-        var parts = tm()
-        if utc { gmtime_r(&seconds, &parts) } else { localtime_r(&seconds, &parts) }
+        guard now != cachedSecond else { return }
+        cachedSecond = now
+        let parts = SystemInfo.calendarTime(seconds: now, utc: utc)
         cached.removeAll(keepingCapacity: true)
-        let fields = [(Int(parts.tm_year) + 1900, dateSeparator), (Int(parts.tm_mon) + 1, dateSeparator), (Int(parts.tm_mday), middle),
-                      (Int(parts.tm_hour), ":"), (Int(parts.tm_min), ":"), (Int(parts.tm_sec), end)]
+        let fields = [(parts.year, dateSeparator), (parts.month, dateSeparator), (parts.day, middle),
+                      (parts.hour, ":"), (parts.minute, ":"), (parts.second, end)]
         for (value, separator) in fields {
             if value < 10 { cached.append(0x30) }
             HeadWriter.appendDecimal(value, into: &cached)
@@ -188,7 +183,7 @@ final class AccessLog {
     /// RFC 3339 in UTC with milliseconds: `2026-11-22T11:30:53.123Z`.
     private func appendJSONTimestamp() {
         let now = SystemInfo.wallClockSeconds
-        let seconds = time_t(now)
+        let seconds = Int(now)
         Self.refresh(&jsonTimestamp, second: &jsonSecond, now: seconds, utc: true, dateSeparator: "-", middle: "T", end: "")
         line.append(contentsOf: jsonTimestamp)
         let millis = Int((now - Double(seconds)) * 1000)

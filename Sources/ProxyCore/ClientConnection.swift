@@ -20,7 +20,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
 
     // The server outlives every connection (it lives as long as the process):
     // no reference counting on this hot reference.
-    unowned(unsafe) let server: ProxyServer
+    let server: ProxyServer
     let stream: Stream
     let parser: HTTPParser
     let timer: Timer
@@ -259,7 +259,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         swap(&pendingInput, &spareInput)
         do {
             let input = spareInput
-            parse(input.span.bytes)
+            input.withRawSpan { parse($0) }
         }
         spareInput.removeAll(keepingCapacity: true)
     }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ProxyHTTP
 import ProxyUV
 
@@ -232,7 +229,7 @@ public final class ProxyServer: SignalWatcherDelegate {
         log("exiting with status \(status)")
         logOutput?.flush()
         loop.flushNow()
-        exit(status)
+        SystemInfo.exitProcess(status: status)
     }
 
     // MARK: Shutdown

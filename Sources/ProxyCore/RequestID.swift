@@ -21,12 +21,11 @@ struct RequestIDGenerator {
     mutating func generate(into out: inout [UInt8]) {
         let high = next(), low = next()
         if out.count != 32 { out = [UInt8](repeating: 0, count: 32) }
-        out.withUnsafeMutableBufferPointer { digits in
-            for index in 0..<16 {
-                let shift = UInt64(60 - 4 * index)
-                digits[index] = Self.hexDigit(high >> shift)
-                digits[16 + index] = Self.hexDigit(low >> shift)
-            }
+        var digits = out.mutableSpan
+        for index in 0..<16 {
+            let shift = UInt64(60 - 4 * index)
+            digits[index] = Self.hexDigit(high >> shift)
+            digits[16 + index] = Self.hexDigit(low >> shift)
         }
     }
 

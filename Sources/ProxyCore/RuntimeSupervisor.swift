@@ -6,7 +6,7 @@ import ProxyUV
 /// subreaper, often PID 1), forwards signals the runtime should see, and
 /// probes the upstream until a new runtime answers.
 final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
-    private unowned(unsafe) let server: ProxyServer  // lives as long as the process
+    private let server: ProxyServer  // lives as long as the process
     private var machine: SupervisorStateMachine
     private let command: [String]
     private let loop: EventLoop

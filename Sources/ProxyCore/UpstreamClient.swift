@@ -123,7 +123,7 @@ final class UpstreamClient: StreamDelegate, HTTPParserDelegate {
     /// fresh connection), and keeps them again.
     func resend(_ bytes: [UInt8]) {
         stream.write(bytes)
-        keepForReplay(bytes.span.bytes)
+        bytes.withRawSpan { keepForReplay($0) }
     }
 
     /// Sends request bytes (body, chunk framing).
@@ -134,7 +134,7 @@ final class UpstreamClient: StreamDelegate, HTTPParserDelegate {
 
     func send(_ bytes: [UInt8]) {
         stream.write(bytes)
-        keepForReplay(bytes.span.bytes)
+        bytes.withRawSpan { keepForReplay($0) }
     }
 
     private func keepForReplay(_ bytes: RawSpan) {

@@ -6,3 +6,11 @@ extension Array where Element == UInt8 {
         span.withUnsafeBytes { raw in append(contentsOf: raw[offset...]) }
     }
 }
+
+extension Array where Element == UInt8 {
+    /// The array's bytes as a `RawSpan`, for the length of `body`: how code
+    /// built with strict memory safety hands kept bytes to a parser or stream.
+    public func withRawSpan<R>(_ body: (RawSpan) throws -> R) rethrows -> R {
+        try withUnsafeBytes { try body($0.bytes) }
+    }
+}

@@ -68,6 +68,26 @@ public enum SystemInfo {
         }
     }
 
+    /// A moment broken down into calendar fields, in UTC or local time.
+    public struct CalendarTime: Sendable, Equatable {
+        public var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
+    }
+
+    /// Whole seconds since the Unix epoch (the wall clock).
+    public static var wallClockWholeSeconds: Int { Int(time(nil)) }
+
+    /// `seconds` since the epoch as calendar fields (gmtime_r / localtime_r).
+    public static func calendarTime(seconds: Int, utc: Bool) -> CalendarTime {
+        var value = time_t(seconds)
+        var parts = tm()
+        if utc { gmtime_r(&value, &parts) } else { localtime_r(&value, &parts) }
+        return CalendarTime(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+                            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
+    }
+
+    /// Ends the process now with `status` (exit(3): stdio flushed, no unwinding).
+    public static func exitProcess(status: Int32) -> Never { exit(status) }
+
     /// Clock ticks per second for /proc/PID/stat times, and the page size.
     public static var clockTicksPerSecond: Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
     public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
