@@ -7,17 +7,21 @@ extension ClientConnection {
     /// Sends the request head on an idle pooled client, or a new one.
     func attachUpstream(retrying: Bool) {
         let (client, reused) = server.pool.lend(to: self, reuse: !retrying)
-        if !reused { timeouts.connectStarted(now: now) }
-        exchange.upstreamWasReused = reused
-        exchange.replayable = true
+        let reportDrain = machine.upstreamAttached(reused: reused, now: now)
         upstream = client
         client.beginRequest(head: requestHead, reused: reused)
         // A retry replaces a connection whose drain the client was waiting for.
-        if readingHeldByBackpressure { client.notifyWhenDrained() }
+        if reportDrain { client.notifyWhenDrained() }
+    }
+
+    /// Attaches a fresh client and sends it what the failed one had kept.
+    private func retryOnFreshConnection() {
+        attachUpstream(retrying: true)
+        upstream?.resend(machine.takeReplay())
     }
 
     func upstreamClientDidConnect(_ client: UpstreamClient) {
-        timeouts.connectFinished()
+        machine.upstreamConnected()
         rearmTimer()
     }
 
@@ -27,24 +31,22 @@ extension ClientConnection {
     }
 
     func upstreamClient(_ client: UpstreamClient, didFinishResponse extraBytes: Bool) {
-        exchange.responseComplete = true
         finishExchange(extraBytesAfterResponse: extraBytes)
         rearmTimer()
     }
 
     func upstreamClient(_ client: UpstreamClient, didSwitchProtocols leftover: RawSpan, from offset: Int) {
         // A switch only counts if the client asked for one and it passed UpgradeCheck (see the head).
-        if exchange.isUpgrade && exchange.statusCode == 101 {
+        if machine.upstreamSwitched(now: now) {
             startTunnel(leftover: leftover, from: offset)
         } else {
-            upstreamFailed(.malformed(exchange.upgradeRefusal ?? "switching protocols that were not asked for"))
+            upstreamFailed(machine.switchRefusal)
         }
         rearmTimer()
     }
 
     func upstreamClient(_ client: UpstreamClient, didFail failure: UpstreamFailure) {
         if failure.isConnectFailure {
-            timeouts.connectFinished()
             server.metrics.upstreamConnectErrors += 1
             server.health.runtimeUnreachable(failure.reason)
         }
@@ -54,53 +56,41 @@ extension ClientConnection {
 
     /// The upstream took what was queued for it: the client is read again.
     func upstreamClientDidDrain(_ client: UpstreamClient) {
-        readingHeldByBackpressure = false
+        machine.upstreamDrained()
         updateClientReading()
     }
 
     // MARK: The response
 
     func upstreamClient(_ client: UpstreamClient, didReceiveHead head: MessageHead) -> BodyExpectation {
-        if head.statusCode < 200 {
-            if head.statusCode == 101 && exchange.isUpgrade {
-                // The request's head is still the parser's: it stopped at the switch.
-                if let refusal = UpgradeCheck.refusal(request: parser.head, response: head) {
-                    exchange.upgradeRefusal = refusal
-                    return .asFramed
-                }
-                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
-                responseHead.withBytes { stream.write($0) }
-                exchange.responseStarted = true
-                exchange.statusCode = 101
-            } else if !exchange.clientIsHTTP10 && head.statusCode != 101 {
-                // 100 Continue, 103 Early Hints: relayed as they come.
-                HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
-                responseHead.withBytes { stream.write($0) }
-            }
+        let status = head.statusCode
+        // The request's head is still the parser's: it stopped at the switch.
+        let refusal = status == 101 && machine.exchange.isUpgrade ? UpgradeCheck.refusal(request: parser.head, response: head) : nil
+        let framing = status < 200 ? BodyFraming.none
+            : BodyFraming.forResponse(head, to: machine.exchange.method, clientIsHTTP10: machine.exchange.clientIsHTTP10)
+        let facts = ConnectionStateMachine.ResponseFacts(statusCode: status, framing: framing, hasLength: (head.contentLength ?? 0) > 0,
+                                                         upgradeRefusal: refusal)
+        switch machine.responseHeadArrived(facts, draining: server.isDraining, nowNanoseconds: server.loop.nowNanoseconds) {
+        case .ignore:
             return .asFramed
-        }
-        exchange.statusCode = head.statusCode
-        exchange.responseFraming = BodyFraming.forResponse(head, to: exchange.method, clientIsHTTP10: exchange.clientIsHTTP10)
-        let keepAlive = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
-        closeAfterResponse = !keepAlive
-        let firstByte = server.loop.nowNanoseconds &- exchangeStart
-        firstByteNanoseconds = firstByte
-        server.metrics.recordFirstByte(method: exchange.method, nanoseconds: firstByte)
-        HeadWriter.writeResponse(head, framing: exchange.responseFraming, keepAlive: keepAlive, clientIsHTTP10: exchange.clientIsHTTP10,
-                                 extraFields: head.contains(.requestID) ? [] : requestIDField, into: responseHead)
-        responseHead.withBytes { stream.write($0) }
-        if exchange.method != .head, exchange.responseFraming == .contentLength, (head.contentLength ?? 0) > 0 {
+        case .relayInterim, .relaySwitch:
+            HeadWriter.writeResponse(head, framing: .none, keepAlive: true, clientIsHTTP10: false, into: responseHead)
+            responseHead.withBytes { stream.write($0) }
+            return .asFramed
+        case .relayFinal(let keepAlive, let holdForBody, let expectBody):
+            server.metrics.recordFirstByte(method: machine.exchange.method, nanoseconds: machine.record.firstByteNanoseconds ?? 0)
+            HeadWriter.writeResponse(head, framing: framing, keepAlive: keepAlive, clientIsHTTP10: machine.exchange.clientIsHTTP10,
+                                     extraFields: head.contains(.requestID) ? [] : requestIDField, into: responseHead)
+            responseHead.withBytes { stream.write($0) }
             // Many runtimes write the head, then the body: the head waits for
             // the body's first bytes, so the client gets one write, not two.
-            stream.holdStagedUntilNextWrite()
+            if holdForBody { stream.holdStagedUntilNextWrite() }
+            return expectBody ? .asFramed : .none
         }
-        exchange.responseStarted = true
-        return exchange.method == .head ? .none : .asFramed
     }
 
     func upstreamClient(_ client: UpstreamClient, didReceiveBody bytes: RawSpan) {
-        responseBodyBytes += bytes.byteCount
-        if exchange.responseFraming == .chunked {
+        if machine.responseBodyArrived(byteCount: bytes.byteCount) {
             ChunkedEncoding.chunkHeader(size: bytes.byteCount, into: &chunkHeader)
             stream.write(chunkHeader)
             stream.write(bytes)
@@ -116,18 +106,18 @@ extension ClientConnection {
     func finishExchange(extraBytesAfterResponse: Bool) {
         guard let upstream else { return }
         self.upstream = nil
-        if exchange.responseFraming == .chunked { stream.write(ChunkedEncoding.lastChunk) }
-        let reusable = exchange.upstreamReusable(responseKeepAlive: upstream.responseHead.keepAlive,
-                                                 extraBytesAfterResponse: extraBytesAfterResponse)
-        let keepClient = !closeAfterResponse && exchange.clientKeepAlive(draining: server.isDraining)
+        let completion = machine.responseFinished(upstreamKeepAlive: upstream.responseHead.keepAlive,
+                                                  extraBytes: extraBytesAfterResponse, draining: server.isDraining)
+        if completion.lastChunk { stream.write(ChunkedEncoding.lastChunk) }
         server.health.runtimeAnswered()
         // Back to the pool first: recording releases an admission slot, and
         // the request let through must find this connection idle (a
         // single-threaded runtime serves no other until this one closes).
-        if reusable { server.pool.takeBack(upstream) } else { upstream.close() }
-        recordExchange(status: exchange.statusCode, failed: server.failureStatuses.contains(exchange.statusCode))
-        timeouts.exchangeEnded(now: now)
-        if keepClient {
+        if completion.reuseUpstream { server.pool.takeBack(upstream) } else { upstream.close() }
+        let status = machine.exchange.statusCode
+        recordExchange(status: status, failed: server.failureStatuses.contains(status))
+        machine.exchangeEnded(now: now)
+        if completion.keepClient {
             resumeAfterExchange()
         } else {
             closeGracefully()
@@ -139,52 +129,30 @@ extension ClientConnection {
     func upstreamFailed(_ failure: UpstreamFailure) {
         guard let upstream else { return }
         // What the failed client sent and kept goes to the next one, if any.
-        pendingReplay = upstream.replay
-        exchange.replayable = upstream.replayable
-        if upstream.receivedResponseBytes { exchange.responseBytesReceived = true }
+        let failed = ConnectionStateMachine.FailedClient(replay: upstream.replay, replayable: upstream.replayable,
+                                                         receivedResponseBytes: upstream.receivedResponseBytes)
         upstream.close()
         self.upstream = nil
-        timeouts.connectFinished()
-        switch exchange.recovery(after: failure, runtimeMayReturn: runtimeMayReturn(after: failure)) {
-        case .retryAfterDelay:
-            // The runtime is down (killed, restarting) and the supervisor may
-            // not have seen it yet: nothing was sent, so wait and try again
-            // rather than fail a request the next runtime can serve.
-            refusalRetryAt = now + Self.refusalRetryMilliseconds
-            // The rest of the body waits in the client's socket meanwhile;
-            // the retry's drain notice resumes reading.
-            readingHeldByBackpressure = true
+        let runtime = ConnectionStateMachine.RuntimeFacts(supervised: server.supervisor != nil, draining: server.isDraining,
+                                                          startTimeout: server.config.startTimeoutMilliseconds)
+        switch machine.upstreamFailed(failure, client: failed, runtime: runtime, now: now) {
+        case .waitToRetry:
             updateClientReading()
-        case .retryOnFreshConnection:
-            exchange.retried = true
+        case .retryNow:
             server.metrics.upstreamRetries += 1
-            attachUpstream(retrying: true)
-            self.upstream?.resend(pendingReplay)
+            retryOnFreshConnection()
         case .respond(let status, let keepClientOpen):
-            failureReason = failure.reason
-            respondWithError(status: status, reason: status == 504 ? "Gateway Timeout" : "Bad Gateway",
-                             detail: failure.reason, keepClientOpen: keepClientOpen)
-        case .abortClient:
-            failureReason = failure.reason
-            recordExchange(status: exchange.statusCode, failed: true)
+            respondWithError(status: status, detail: failure.reason, keepClientOpen: keepClientOpen)
+        case .abort:
+            recordExchange(status: machine.exchange.statusCode, failed: true)
             abort()
         }
     }
 
-    static let refusalRetryMilliseconds: UInt64 = 50
-
-    /// A supervised runtime refused: it may be restarting, for up to the start timeout.
-    private func runtimeMayReturn(after failure: UpstreamFailure) -> Bool {
-        guard case .refused = failure, server.supervisor != nil, !server.isDraining else { return false }
-        let since = refusedSince ?? now
-        refusedSince = since
-        return now - since < server.config.startTimeoutMilliseconds
-    }
-
+    /// The wait for a refusing runtime is over: try it again.
     func retryAfterRefusal() {
-        guard mode == .http, exchangeActive, upstream == nil else { return }
-        attachUpstream(retrying: true)
-        upstream?.resend(pendingReplay)
+        guard upstream == nil else { return }
+        retryOnFreshConnection()
     }
 
     // MARK: Tunnels
@@ -193,10 +161,7 @@ extension ClientConnection {
     /// ways untouched until either side closes or the tunnel idles out.
     func startTunnel(leftover: RawSpan, from offset: Int) {
         guard let upstream else { return }
-        mode = .tunnel
-        awaitingUpgrade = false
         recordExchange(status: 101, failed: false)
-        timeouts.tunnelActivity(now: now)
         if offset < leftover.byteCount {
             var early: [UInt8] = []
             early.append(bytesOf: leftover, from: offset)
@@ -210,15 +175,15 @@ extension ClientConnection {
     }
 
     func upstreamClient(_ client: UpstreamClient, didReceiveTunnelBytes bytes: RawSpan) {
-        timeouts.tunnelActivity(now: now)
+        machine.tunnelBytesFromUpstream(now: now)
         forwardToClient(bytes)
         rearmTimer()
     }
 
     func upstreamClientDidEndTunnel(_ client: UpstreamClient) {
-        upstreamEnded = true
+        let closeNow = machine.upstreamDidEndTunnel()
         stream.shutdownAfterWrites()
-        if clientEnded { closeNow() }
+        if closeNow { self.closeNow() }
         rearmTimer()
     }
 }

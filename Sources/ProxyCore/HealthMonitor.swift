@@ -44,13 +44,14 @@ final class HealthMonitor: UpstreamClientDelegate, TimerDelegate {
         timer.delegate = self
     }
 
+    /// No check has finished yet: a probe has nothing to answer.
+    var awaitsFirstCheck: Bool { if case .unknown = state { true } else { false } }
+
     /// Until the first check has finished there is nothing to answer: the
     /// caller waits (at most the check timeout) and is called back.
-    func needsFirstCheck(_ waiter: ClientConnection) -> Bool {
-        guard state == .unknown else { return false }
+    func waitForFirstCheck(_ waiter: ClientConnection) {
         waiters.append(waiter)
         startCheck()
-        return true
     }
 
     /// Status and body for a health probe; a stale result is answered and

@@ -174,7 +174,7 @@ public final class ProxyServer: SignalWatcherDelegate {
 
     /// The proxy's own route for this request, if any. With an admin port,
     /// they live there only and the main port forwards every path.
-    func localRoute(for head: MessageHead, onAdminPort: Bool) -> ClientConnection.LocalRoute? {
+    func localRoute(for head: MessageHead, onAdminPort: Bool) -> ConnectionStateMachine.LocalRoute? {
         guard onAdminPort == (adminListener != nil) else { return nil }
         let path = head.path
         if path.elementsEqual(healthPath) { return .health }
