@@ -24,7 +24,7 @@ private func response(_ status: Int, framing: BodyFraming = .contentLength, hasL
 
 /// A connection whose request (read at t=1000) was admitted and sent upstream
 /// on a new connection; `complete`: the whole request has been read.
-private func proxying(_ facts: Machine.RequestFacts = request(), reused: Bool = false, complete: Bool = true) -> Machine {
+private func proxyingMachine(_ facts: Machine.RequestFacts = request(), reused: Bool = false, complete: Bool = true) -> Machine {
     var machine = Machine(timeouts: durations, now: 0)
     #expect(machine.clientBytesArrived(now: 1_000) == .parse)
     machine.parsing(now: 1_000)
@@ -39,12 +39,13 @@ private func proxying(_ facts: Machine.RequestFacts = request(), reused: Bool = 
 }
 
 /// A connection in a WebSocket tunnel opened at t=2000.
-private func tunnelling() -> Machine {
-    var machine = proxying(request(upgrade: true), complete: false)
+private func tunnellingMachine() -> Machine {
+    var machine = proxyingMachine(request(upgrade: true), complete: false)
     _ = machine.requestCompleted(firstHealthCheckPending: false)
     machine.parserStoppedAtUpgrade()
     #expect(machine.responseHeadArrived(response(101, framing: .none, hasLength: false), draining: false, nowNanoseconds: 0) == .relaySwitch)
     #expect(machine.upstreamSwitched(now: 2_000) == true)
+    _ = machine.recordingExchange(nowNanoseconds: 0)  // the shell logs the 101 as the tunnel opens
     return machine
 }
 
@@ -61,7 +62,7 @@ private func tunnelling() -> Machine {
 
     // A forwarded request is counted in flight, holds a slot, and is proxying once attached.
     @Test func admittedRequestIsProxied() {
-        let machine = proxying()
+        let machine = proxyingMachine()
         #expect(machine.state == .proxying)
         #expect(machine.record.counted && machine.record.admitted)
         #expect(machine.hold == .atMessageEnd)
@@ -71,7 +72,7 @@ private func tunnelling() -> Machine {
 
     // Pipelined bytes after a request are kept, and the client is read on until they reach the high-water mark.
     @Test func pipelinedBytesAreHeldUpToTheMark() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.clientBytesArrived(now: 1_100) == .hold)
         #expect(machine.wantsClientReading(heldBytes: Machine.highWaterMark - 1))
         #expect(!machine.wantsClientReading(heldBytes: Machine.highWaterMark))
@@ -79,7 +80,7 @@ private func tunnelling() -> Machine {
 
     // A keep-alive response ends the exchange: the pooled connection is reused and the held request parsed next.
     @Test func completedResponseResumesTheClient() {
-        var machine = proxying(reused: true)
+        var machine = proxyingMachine(reused: true)
         #expect(machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 1_500_000_000)
             == .relayFinal(keepAlive: true, holdForBody: true, expectBody: true))
         #expect(machine.record.firstByteNanoseconds == 500_000_000)
@@ -99,18 +100,18 @@ private func tunnelling() -> Machine {
     // Bytes after a response delimited by the connection's end, or a response without keep-alive, close the upstream connection.
     @Test(arguments: [(true, true), (false, false)])
     func upstreamNotReusedAfterExtraBytesOrClose(keepAlive: Bool, extraBytes: Bool) {
-        var machine = proxying()
+        var machine = proxyingMachine()
         _ = machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
         #expect(!machine.responseFinished(upstreamKeepAlive: keepAlive, extraBytes: extraBytes, draining: false).reuseUpstream)
     }
 
     // HEAD and body-less responses: no body expected after a HEAD, and a head without a length is not held.
     @Test func headAndEmptyResponses() {
-        var head = proxying(request(.head))
+        var head = proxyingMachine(request(.head))
         #expect(head.responseHeadArrived(response(200, framing: .none), draining: false, nowNanoseconds: 0)
             == .relayFinal(keepAlive: true, holdForBody: false, expectBody: false))
         for status in [204, 304] {
-            var machine = proxying()
+            var machine = proxyingMachine()
             #expect(machine.responseHeadArrived(response(status, framing: .none, hasLength: false), draining: false, nowNanoseconds: 0)
                 == .relayFinal(keepAlive: true, holdForBody: false, expectBody: true))
         }
@@ -118,7 +119,7 @@ private func tunnelling() -> Machine {
 
     // A chunked request is re-framed upstream and ended with a last chunk; a chunked response is re-chunked.
     @Test func chunkedBodies() {
-        var machine = proxying(request(.post, framing: .chunked), complete: false)
+        var machine = proxyingMachine(request(.post, framing: .chunked), complete: false)
         #expect(machine.requestBodyArrived(byteCount: 5) == .chunked)
         #expect(machine.exchange.requestBodyBytesSent == 5 && machine.record.requestBodyBytes == 5)
         #expect(machine.requestCompleted(firstHealthCheckPending: false) == .forwarded(lastChunk: true))
@@ -129,13 +130,13 @@ private func tunnelling() -> Machine {
 
     // Interim responses: relayed to HTTP/1.1 clients, not to HTTP/1.0 ones; a 101 nobody asked for is not relayed and the switch fails.
     @Test func interimResponses() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.responseHeadArrived(response(100, framing: .none), draining: false, nowNanoseconds: 0) == .relayInterim)
         #expect(machine.responseHeadArrived(response(103, framing: .none), draining: false, nowNanoseconds: 0) == .relayInterim)
         #expect(!machine.exchange.responseStarted)
-        var old = proxying(request(http10: true))
+        var old = proxyingMachine(request(http10: true))
         #expect(old.responseHeadArrived(response(100, framing: .none), draining: false, nowNanoseconds: 0) == .ignore)
-        var unasked = proxying()
+        var unasked = proxyingMachine()
         #expect(unasked.responseHeadArrived(response(101, framing: .none), draining: false, nowNanoseconds: 0) == .ignore)
         #expect(unasked.upstreamSwitched(now: 0) == false)
         #expect(unasked.switchRefusal == .malformed("switching protocols that were not asked for"))
@@ -143,12 +144,12 @@ private func tunnelling() -> Machine {
 
     // An upgrade: the client's bytes wait for the 101; the tunnel then carries both ways and idles out on its own timeout.
     @Test func upgradeOpensATunnel() {
-        var machine = proxying(request(upgrade: true), complete: false)
+        var machine = proxyingMachine(request(upgrade: true), complete: false)
         _ = machine.requestCompleted(firstHealthCheckPending: false)
         machine.parserStoppedAtUpgrade()
         #expect(machine.clientBytesArrived(now: 1_500) == .hold)
         #expect(!machine.wantsClientReading(heldBytes: 0))
-        machine = tunnelling()
+        machine = tunnellingMachine()
         #expect(machine.hold == .none && machine.wantsClientReading(heldBytes: 0))
         #expect(machine.clientBytesArrived(now: 3_000) == .forwardToUpstream)
         #expect(machine.nextDeadline == 303_000)
@@ -158,7 +159,7 @@ private func tunnelling() -> Machine {
 
     // A 101 that fails UpgradeCheck is not relayed, and the switch fails with its reason.
     @Test func refusedUpgradeFails() {
-        var machine = proxying(request(upgrade: true))
+        var machine = proxyingMachine(request(upgrade: true))
         #expect(machine.responseHeadArrived(response(101, framing: .none, refusal: "no Sec-WebSocket-Accept"), draining: false,
                                             nowNanoseconds: 0) == .ignore)
         #expect(machine.upstreamSwitched(now: 0) == false)
@@ -167,10 +168,10 @@ private func tunnelling() -> Machine {
 
     // A tunnel closes once both sides have ended, in either order.
     @Test func tunnelClosesWhenBothSidesEnd() {
-        var clientFirst = tunnelling()
+        var clientFirst = tunnellingMachine()
         #expect(clientFirst.clientDidEnd(parserInMessage: false) == .endTunnel(closeNow: false))
         #expect(clientFirst.upstreamDidEndTunnel() == true)
-        var upstreamFirst = tunnelling()
+        var upstreamFirst = tunnellingMachine()
         #expect(upstreamFirst.upstreamDidEndTunnel() == false)
         #expect(upstreamFirst.upstreamEndedTunnel)
         #expect(upstreamFirst.clientDidEnd(parserInMessage: false) == .endTunnel(closeNow: true))
@@ -182,10 +183,10 @@ private func tunnelling() -> Machine {
         #expect(idle.clientDidEnd(parserInMessage: false) == .closeAfterQueuedOutput)
         var readingHead = Machine(timeouts: durations, now: 0)
         #expect(readingHead.clientDidEnd(parserInMessage: true) == .abort)
-        var sendingBody = proxying(request(.post, framing: .contentLength), complete: false)
+        var sendingBody = proxyingMachine(request(.post, framing: .contentLength), complete: false)
         #expect(sendingBody.clientDidEnd(parserInMessage: true) == .abort)
         #expect(sendingBody.record.failureReason == "client closed mid-request")
-        var awaitingResponse = proxying()
+        var awaitingResponse = proxyingMachine()
         #expect(awaitingResponse.clientDidEnd(parserInMessage: false) == .closeAfterResponse)
         #expect(!awaitingResponse.wantsClientReading(heldBytes: 0))
         #expect(awaitingResponse.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
@@ -195,7 +196,7 @@ private func tunnelling() -> Machine {
         _ = queued.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
         _ = queued.admissionDecided(.queued, now: 0, queueWait: 1_000)
         #expect(queued.clientDidEnd(parserInMessage: true) == .abort)
-        var lingering = proxying()
+        var lingering = proxyingMachine()
         #expect(lingering.closeGracefully(now: 5_000) == true)
         #expect(lingering.clientDidEnd(parserInMessage: false) == .closeAfterQueuedOutput)
     }
@@ -280,13 +281,13 @@ private func tunnelling() -> Machine {
 
     // The request timeout: 408 "Timeout exceeded" before the response, a cut after its head; X-Request-Timeout shortens it.
     @Test func requestTimeout() {
-        var waiting = proxying(timeoutRequest())
+        var waiting = proxyingMachine(timeoutRequest())
         waiting.upstreamConnected()
         #expect(waiting.nextDeadline == 1_000 + 4_000)
         let expired = waiting.timeoutExpired(now: 5_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
         #expect(expired?.0 == .request)
         #expect(expired?.1 == .respond(status: 408, detail: "Timeout exceeded", keepClientOpen: false, timedOut: true))
-        var streaming = proxying()
+        var streaming = proxyingMachine()
         streaming.upstreamConnected()
         _ = streaming.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
         #expect(streaming.timeoutExpired(now: 181_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)?.1 == .abort(timedOut: true))
@@ -297,7 +298,7 @@ private func tunnelling() -> Machine {
     // A connect that takes too long: 504, the client kept open when its request was whole.
     @Test(arguments: [true, false])
     func connectTimeout(complete: Bool) {
-        var machine = proxying(request(.post, framing: .contentLength), complete: complete)
+        var machine = proxyingMachine(request(.post, framing: .contentLength), complete: complete)
         let expired = machine.timeoutExpired(now: 6_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
         #expect(expired?.0 == .upstreamConnect)
         #expect(expired?.1 == .respond(status: 504, detail: "upstream connect timeout", keepClientOpen: complete, timedOut: false))
@@ -305,7 +306,7 @@ private func tunnelling() -> Machine {
 
     // Lingering waits on while the client keeps taking queued output, then closes.
     @Test func lingerWaitsForAReadingClient() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.closeGracefully(now: 1_000) == true)
         #expect(machine.closeGracefully(now: 1_000) == false)
         #expect(machine.clientBytesArrived(now: 1_500) == .discard)
@@ -318,7 +319,7 @@ private func tunnelling() -> Machine {
 
     // A pooled connection the upstream had closed is retried once, on a fresh one, with what it had kept.
     @Test func staleReusedConnectionIsRetriedOnce() {
-        var machine = proxying(request(.put, framing: .contentLength), reused: true)
+        var machine = proxyingMachine(request(.put, framing: .contentLength), reused: true)
         let kept = Machine.FailedClient(replay: [1, 2, 3], replayable: true, receivedResponseBytes: false)
         #expect(machine.upstreamFailed(.closed("EOF"), client: kept, runtime: unsupervised, now: 1_100) == .retryNow)
         #expect(machine.takeReplay() == [1, 2, 3])
@@ -331,7 +332,7 @@ private func tunnelling() -> Machine {
 
     // A reset is retried even on a new connection; after the response began, a failure cuts the client.
     @Test func resetIsRetriedAndLateFailureAborts() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.upstreamFailed(.reset("ECONNRESET"), client: nothingKept, runtime: unsupervised, now: 1_100) == .retryNow)
         _ = machine.upstreamAttached(reused: false, now: 1_100)
         _ = machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
@@ -340,7 +341,7 @@ private func tunnelling() -> Machine {
 
     // A supervised runtime that refuses is tried again every 50 ms with the client held back, until the start timeout.
     @Test func refusingRuntimeIsWaitedFor() {
-        var machine = proxying(request(.post, framing: .contentLength))
+        var machine = proxyingMachine(request(.post, framing: .contentLength))
         #expect(machine.upstreamFailed(.refused("ECONNREFUSED"), client: nothingKept, runtime: supervised, now: 2_000) == .waitToRetry)
         #expect(machine.state == .awaitingRetry(retryAt: 2_050))
         #expect(!machine.wantsClientReading(heldBytes: 0))
@@ -358,10 +359,10 @@ private func tunnelling() -> Machine {
 
     // Without supervision, or while draining, a refusal is answered 502 at once.
     @Test func refusalWithoutSupervisionIsAnswered() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.upstreamFailed(.refused("ECONNREFUSED"), client: nothingKept, runtime: unsupervised, now: 1_100)
             == .respond(status: 502, keepClientOpen: true))
-        var draining = proxying()
+        var draining = proxyingMachine()
         let facts = Machine.RuntimeFacts(supervised: true, draining: true, startTimeout: 10_000)
         #expect(draining.upstreamFailed(.refused("ECONNREFUSED"), client: nothingKept, runtime: facts, now: 1_100)
             == .respond(status: 502, keepClientOpen: true))
@@ -369,17 +370,17 @@ private func tunnelling() -> Machine {
 
     // While draining, a response closes its client connection and an error answer does not keep it.
     @Test func drainingClosesAfterTheResponse() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         #expect(machine.responseHeadArrived(response(200), draining: true, nowNanoseconds: 0)
             == .relayFinal(keepAlive: false, holdForBody: true, expectBody: true))
         #expect(!machine.keepsClient(afterLocalAnswer: true, draining: true))
-        #expect(!proxying().keepsClient(afterLocalAnswer: true, draining: true))
-        #expect(proxying().keepsClient(afterLocalAnswer: true, draining: false))
+        #expect(!proxyingMachine().keepsClient(afterLocalAnswer: true, draining: true))
+        #expect(proxyingMachine().keepsClient(afterLocalAnswer: true, draining: false))
     }
 
     // Back-pressure: a full upstream stops the client's reads until it drains.
     @Test func backPressureHoldsTheClient() {
-        var machine = proxying(request(.post, framing: .contentLength), complete: false)
+        var machine = proxyingMachine(request(.post, framing: .contentLength), complete: false)
         machine.upstreamFull()
         #expect(!machine.wantsClientReading(heldBytes: 0))
         machine.upstreamDrained()
@@ -388,11 +389,11 @@ private func tunnelling() -> Machine {
 
     // Closing mid-exchange logs 499 before a response, the status after; a queued request leaves the queue.
     @Test func closingMidExchangeRecords() {
-        var waiting = proxying()
+        var waiting = proxyingMachine()
         #expect(waiting.closeNow() == Machine.Closing(leaveQueue: false, recordStatus: 499))
         #expect(waiting.record.failureReason == "client closed connection")
         #expect(waiting.closeNow() == nil)
-        var started = proxying()
+        var started = proxyingMachine()
         _ = started.responseHeadArrived(response(503), draining: false, nowNanoseconds: 0)
         #expect(started.closeNow()?.recordStatus == 503)
         var queued = Machine(timeouts: durations, now: 0)
@@ -418,18 +419,130 @@ private func tunnelling() -> Machine {
         var reading = Machine(timeouts: durations, now: 0)
         #expect(reading.requestFailed(reason: "bad", readingHead: true, nowNanoseconds: 9) == .respond)
         #expect(reading.record.startNanoseconds == 9)
-        var started = proxying()
+        var started = proxyingMachine()
         _ = started.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
         #expect(started.requestFailed(reason: "bad", readingHead: false, nowNanoseconds: 9) == .abort)
     }
 
     // An error the proxy answers ends the exchange: the next request's idle timeout starts.
     @Test func answerHereEndsTheExchange() {
-        var machine = proxying()
+        var machine = proxyingMachine()
         _ = machine.upstreamFailed(.malformed("x"), client: nothingKept, runtime: unsupervised, now: 1_100)
         machine.answeredHere(now: 1_100)
         #expect(machine.exchange.responseStarted)
         #expect(machine.state == .awaitingRequest)
         #expect(machine.nextDeadline == 61_100)
+    }
+}
+
+/// One machine in each state, built through the events that lead there.
+enum BuiltState: String, CaseIterable, CustomTestStringConvertible {
+    case awaitingRequest, answeringLocally, refusingConnect, awaitingHealth, queued, proxying, awaitingRetry, tunnel, lingering, closed
+
+    var testDescription: String { rawValue }
+
+    fileprivate var machine: Machine {
+        var machine = Machine(timeouts: durations, now: 0)
+        switch self {
+        case .awaitingRequest: break
+        case .answeringLocally: _ = machine.requestHeadCompleted(request(route: .metrics), now: 0, nowNanoseconds: 0)
+        case .refusingConnect: _ = machine.requestHeadCompleted(request(.connect), now: 0, nowNanoseconds: 0)
+        case .awaitingHealth:
+            _ = machine.requestHeadCompleted(request(route: .health), now: 0, nowNanoseconds: 0)
+            _ = machine.requestCompleted(firstHealthCheckPending: true)
+            _ = machine.parserPaused()
+        case .queued:
+            _ = machine.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
+            _ = machine.admissionDecided(.queued, now: 0, queueWait: 1_000)
+            _ = machine.parserPaused()
+        case .proxying: machine = proxyingMachine()
+        case .awaitingRetry:
+            machine = proxyingMachine()
+            _ = machine.upstreamFailed(.refused("ECONNREFUSED"), client: nothingKept, runtime: supervised, now: 1_000)
+        case .tunnel: machine = tunnellingMachine()
+        case .lingering: _ = machine.closeGracefully(now: 0)
+        case .closed: _ = machine.closeNow()
+        }
+        return machine
+    }
+}
+
+/// What each state answers to the events every state can receive.
+private struct Expected {
+    var bytes: Machine.ClientBytesAction
+    var clientEnd: Machine.ClientEndAction
+    var reads: Bool
+    var closing: Machine.Closing?
+    var isHTTP: Bool
+}
+
+private let expectations: [BuiltState: Expected] = [
+    .awaitingRequest: Expected(bytes: .parse, clientEnd: .closeAfterQueuedOutput, reads: true,
+                               closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: true),
+    .answeringLocally: Expected(bytes: .parse, clientEnd: .closeAfterQueuedOutput, reads: true,
+                                closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: true),
+    .refusingConnect: Expected(bytes: .parse, clientEnd: .closeAfterQueuedOutput, reads: true,
+                               closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: true),
+    .awaitingHealth: Expected(bytes: .hold, clientEnd: .closeAfterQueuedOutput, reads: true,
+                              closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: true),
+    .queued: Expected(bytes: .hold, clientEnd: .abort, reads: false, closing: .init(leaveQueue: true, recordStatus: 499), isHTTP: true),
+    .proxying: Expected(bytes: .hold, clientEnd: .closeAfterResponse, reads: true,
+                        closing: .init(leaveQueue: false, recordStatus: 499), isHTTP: true),
+    .awaitingRetry: Expected(bytes: .hold, clientEnd: .closeAfterQueuedOutput, reads: false,
+                             closing: .init(leaveQueue: false, recordStatus: 499), isHTTP: true),
+    .tunnel: Expected(bytes: .forwardToUpstream, clientEnd: .endTunnel(closeNow: false), reads: true,
+                      closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: false),
+    .lingering: Expected(bytes: .discard, clientEnd: .closeAfterQueuedOutput, reads: true,
+                         closing: .init(leaveQueue: false, recordStatus: nil), isHTTP: false),
+    .closed: Expected(bytes: .discard, clientEnd: .nothing, reads: false, closing: nil, isHTTP: false),
+]
+
+@Suite struct ConnectionStateMachineMatrixTests {
+    // Every state against client bytes, the client's end, the read decision, closing, and whether it carries HTTP.
+    @Test(arguments: BuiltState.allCases)
+    func eachStateAnswersTheCommonEvents(built: BuiltState) throws {
+        let expected = try #require(expectations[built])
+        var bytes = built.machine
+        #expect(bytes.clientBytesArrived(now: 1_500) == expected.bytes)
+        var ended = built.machine
+        #expect(ended.clientDidEnd(parserInMessage: false) == expected.clientEnd)
+        #expect(ended.clientEnded)
+        #expect(built.machine.wantsClientReading(heldBytes: 0) == expected.reads)
+        var closing = built.machine
+        #expect(closing.closeNow() == expected.closing)
+        #expect(closing.isClosed)
+        #expect(built.machine.isHTTP == expected.isHTTP)
+    }
+
+    // Only a waiting request is admitted, only a waiting probe is answered, only a refused exchange is retried.
+    @Test(arguments: BuiltState.allCases)
+    func stateSpecificEventsAreIgnoredElsewhere(built: BuiltState) {
+        var admission = built.machine
+        #expect(admission.admitted() == (built == .queued))
+        var health = built.machine
+        #expect(health.healthCheckFinished() == (built == .awaitingHealth))
+        var retry = built.machine
+        #expect(retry.retryIsDue(now: 100_000) == (built == .awaitingRetry))
+        var body = built.machine
+        #expect((body.requestBodyArrived(byteCount: 1) != nil) == (built == .proxying))
+        var graceful = built.machine
+        #expect(graceful.closeGracefully(now: 2_000) == (built != .lingering && built != .closed))
+    }
+
+    // Every state has a deadline for its timer, and the timeout it names is the one its state arms.
+    @Test(arguments: BuiltState.allCases)
+    func eachStateTimesOut(built: BuiltState) {
+        var machine = built.machine
+        let expiry = machine.timeoutExpired(now: 10_000_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
+        let expected: TimeoutKind? = switch built {
+        case .awaitingRequest: .clientIdle
+        case .answeringLocally, .refusingConnect, .awaitingHealth, .awaitingRetry: .request
+        case .queued: .queueWait
+        case .proxying: .upstreamConnect
+        case .tunnel: .tunnelIdle
+        case .lingering: .linger
+        case .closed: nil
+        }
+        #expect(expiry?.0 == expected)
     }
 }
