@@ -16,23 +16,10 @@ struct RequestIDGenerator {
         return mixed ^ (mixed >> 31)
     }
 
-    /// Replaces `out` with a new id: 32 lower-case hex digits, written in
-    /// place (no append per digit).
+    /// Replaces `out` with a new id: 32 lower-case hex digits.
     mutating func generate(into out: inout [UInt8]) {
         let high = next(), low = next()
-        if out.count != 32 { out = [UInt8](repeating: 0, count: 32) }
-        var digits = out.mutableSpan
-        for index in 0..<16 {
-            let shift = UInt64(60 - 4 * index)
-            digits[index] = Self.hexDigit(high >> shift)
-            digits[16 + index] = Self.hexDigit(low >> shift)
-        }
-    }
-
-    @inline(__always)
-    private static func hexDigit(_ value: UInt64) -> UInt8 {
-        let nibble = UInt8(truncatingIfNeeded: value & 0xF)
-        return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        out.setHexDigits(high: high, low: low)
     }
 
     /// A client-sent id is kept if it is 1 to 200 visible ASCII characters.

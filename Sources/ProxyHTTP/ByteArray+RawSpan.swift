@@ -14,3 +14,24 @@ extension Array where Element == UInt8 {
         try withUnsafeBytes { try body($0.bytes) }
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Becomes the 32 lower-case hex digits of `high` then `low`, written in
+    /// place (a request id: no append or bounds check per digit).
+    public mutating func setHexDigits(high: UInt64, low: UInt64) {
+        if count != 32 { self = [UInt8](repeating: 0, count: 32) }
+        withUnsafeMutableBufferPointer { digits in
+            for index in 0..<16 {
+                let shift = UInt64(60 - 4 * index)
+                digits[index] = hexDigit(high >> shift)
+                digits[16 + index] = hexDigit(low >> shift)
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func hexDigit(_ value: UInt64) -> UInt8 {
+    let nibble = UInt8(truncatingIfNeeded: value & 0xF)
+    return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+}
