@@ -25,19 +25,21 @@ let package = Package(
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv-static", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CLLHTTP", pkgConfig: "libllhttp", providers: [.apt(["libllhttp-dev"])]),
 
-        // The only importer of CLibUV: event loop, sockets, timers, signals.
-        .target(name: "ProxyUV", dependencies: ["CLibUV"], swiftSettings: strict),
+        // The operating system: the only importer of CLibUV (event loop,
+        // sockets, timers, signals) and the home of the few system calls
+        // libuv lacks (spawning the runtime, /proc, the log's pipe, the clock).
+        .target(name: "ProxySystem", dependencies: ["CLibUV"], swiftSettings: strict),
         // The only importer of CLLHTTP: bytes in, parse events out; no I/O.
         .target(name: "ProxyHTTP", dependencies: ["CLLHTTP"], swiftSettings: strict),
         // Prometheus text exposition: families, labels, histograms. No C, no I/O.
         .target(name: "PrometheusText", swiftSettings: strict),
         // Policy: connections, upstream pool, timeouts, local routes. No C.
-        .target(name: "ProxyCore", dependencies: ["ProxyUV", "ProxyHTTP", "PrometheusText"], swiftSettings: strict + [.strictMemorySafety()]),
+        .target(name: "ProxyCore", dependencies: ["ProxySystem", "ProxyHTTP", "PrometheusText"], swiftSettings: strict + [.strictMemorySafety()]),
         // Captures argv before main, for hosts without /proc (empty chroot, scratch image).
         .target(name: "CStartup"),
         .executableTarget(
             name: "runtime-proxy",
-            dependencies: ["ProxyCore", "ProxyUV", "ProxyHTTP", "CStartup", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ProxyCore", "ProxySystem", "ProxyHTTP", "CStartup", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 

@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// What one access-log line says about an exchange.
 struct AccessRecord {

@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// Responses the proxy makes itself, the end of an exchange, and closing.
 extension ClientConnection {
@@ -56,7 +56,7 @@ extension ClientConnection {
         let keepAlive = machine.keepsClient(afterLocalAnswer: keepClientOpen, draining: server.isDraining)
         var body = Array(detail.utf8)
         body.append(0x0A)
-        var extra = machine.record.counted ? requestIDField : []
+        var extra = machine.record.counted ? requestID.field : []
         if retryAfter { extra.append(contentsOf: Self.retryAfter) }
         HeadWriter.writeLocalResponse(status: status, reason: Self.reasonPhrase(status), body: body[...],
                                       includeBody: machine.exchange.method != .head, keepAlive: keepAlive,
@@ -111,7 +111,7 @@ extension ClientConnection {
                                             durationNanoseconds: accounting.durationNanoseconds,
                                             firstByteNanoseconds: record.firstByteNanoseconds,
                                             requestBytes: record.requestBodyBytes, responseBytes: record.responseBodyBytes,
-                                            requestID: requestID[...], failure: record.failureReason))
+                                            requestID: requestID.id[...], failure: record.failureReason))
     }
 
     func closeUpstream() {

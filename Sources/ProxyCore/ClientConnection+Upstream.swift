@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// The upstream side of an exchange, as its `UpstreamClient` reports it:
 /// connecting, relaying the response, failures, retries and tunnels.
@@ -80,7 +80,7 @@ extension ClientConnection {
         case .relayFinal(let keepAlive, let holdForBody, let expectBody):
             server.metrics.recordFirstByte(method: machine.exchange.method, nanoseconds: machine.record.firstByteNanoseconds ?? 0)
             HeadWriter.writeResponse(head, framing: framing, keepAlive: keepAlive, clientIsHTTP10: machine.exchange.clientIsHTTP10,
-                                     extraFields: head.contains(.requestID) ? [] : requestIDField, into: responseHead)
+                                     extraFields: head.contains(.requestID) ? [] : requestID.field, into: responseHead)
             responseHead.withBytes { stream.write($0) }
             // Many runtimes write the head, then the body: the head waits for
             // the body's first bytes, so the client gets one write, not two.

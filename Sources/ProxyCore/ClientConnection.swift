@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// One client connection: the I/O shell around its `ConnectionStateMachine`.
 ///
@@ -29,8 +29,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
     /// The upstream client the exchange borrowed (set exactly while the
     /// state machine is proxying or tunnelling).
     var upstream: UpstreamClient?
-    var requestID: [UInt8] = []
-    var requestIDField: [UInt8] = []
+    var requestID = RequestIDField()
     var pendingInput: [UInt8] = []
     var spareInput: [UInt8] = []
     let requestHead = HeadBuffer()
@@ -212,20 +211,12 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
             framing: BodyFraming.forRequest(head), localRoute: server.localRoute(for: head, onAdminPort: isAdmin),
             requestTimeout: RequestTimeoutHeader.milliseconds(in: head))
         guard machine.requestHeadCompleted(facts, now: now, nowNanoseconds: server.loop.nowNanoseconds) == .forward else {
-            requestID.removeAll(keepingCapacity: true)
+            requestID.clear()
             return .asFramed
         }
-        requestIDField.removeAll(keepingCapacity: true)
-        if let sent = head.firstValue(of: .requestID), RequestIDGenerator.isUsable(sent) {
-            requestID.removeAll(keepingCapacity: true)
-            requestID.append(contentsOf: sent)
-        } else {
-            server.requestIDs.generate(into: &requestID)
-            appendRequestIDField()
-        }
-        HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: requestIDField, into: requestHead)
-        // The client's own id goes back to it too.
-        if requestIDField.isEmpty { appendRequestIDField() }
+        let idMadeHere = requestID.begin(sent: head.firstValue(of: .requestID), generator: &server.requestIDs)
+        HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: idMadeHere ? requestID.field : [],
+                                into: requestHead)
         let decision = server.admission.request(self)
         switch machine.admissionDecided(decision, now: now, queueWait: server.queueWaitMilliseconds) {
         case .sendUpstream:
@@ -238,12 +229,6 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         case .answerQueueFull:
             return .asFramed
         }
-    }
-
-    private func appendRequestIDField() {
-        requestIDField.append("X-Request-Id: ")
-        requestIDField.append(contentsOf: requestID)
-        requestIDField.append("\r\n")
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {

@@ -1,4 +1,4 @@
-import ProxyUV
+import ProxySystem
 
 /// Turns configuration text into values; `nil` means the text is invalid.
 public enum ConfigParsing {

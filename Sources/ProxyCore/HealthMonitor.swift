@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// The answer behind `/healthz`: whether the runtime answers, from a cached
 /// check, never one upstream request per probe (the Go proxy asked the

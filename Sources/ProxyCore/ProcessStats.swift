@@ -1,4 +1,4 @@
-import ProxyUV
+import ProxySystem
 
 /// The standard `process_*` metrics that Prometheus' Go client exported, read
 /// from /proc/self at scrape time. Without /proc (an empty chroot) only the

@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// Where requests go: the language runtime's HTTP server.
 public enum UpstreamTarget: Sendable, CustomStringConvertible {

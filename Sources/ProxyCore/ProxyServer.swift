@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// The proxy: its listeners, client connections, upstream pool, health
 /// monitor, metrics and access log, all on one loop.

@@ -28,6 +28,42 @@ struct RequestIDGenerator {
     }
 }
 
+/// The id of the exchange in progress and the `X-Request-Id` field that
+/// carries it: the client's own id if it sent a usable one, else one made
+/// here. Buffers are reused from exchange to exchange.
+struct RequestIDField {
+    private(set) var id: [UInt8] = []
+    /// `X-Request-Id: <id>\r\n`: added to every response the client gets,
+    /// and to the upstream's request when the id was made here.
+    private(set) var field: [UInt8] = []
+
+    /// A request the proxy answers itself has no id.
+    mutating func clear() { id.removeAll(keepingCapacity: true) }
+
+    /// Takes the client's id (`sent`) if usable, else makes one. Returns
+    /// whether it was made here: then the upstream's head needs `field` (the
+    /// client's own field is forwarded as it is).
+    mutating func begin(sent: ArraySlice<UInt8>?, generator: inout RequestIDGenerator) -> Bool {
+        let madeHere: Bool
+        if let sent, RequestIDGenerator.isUsable(sent) {
+            id.removeAll(keepingCapacity: true)
+            id.append(contentsOf: sent)
+            madeHere = false
+        } else {
+            generator.generate(into: &id)
+            madeHere = true
+        }
+        field.removeAll(keepingCapacity: true)
+        field.append(contentsOf: Self.name)
+        field.append(contentsOf: id)
+        field.append(contentsOf: Self.lineEnd)
+        return madeHere
+    }
+
+    private static let name: [UInt8] = Array("X-Request-Id: ".utf8)
+    private static let lineEnd: [UInt8] = [0x0D, 0x0A]
+}
+
 /// The per-request deadline header: a request may shorten its own timeout,
 /// never lengthen it (the shorter of this and `FUNC_TIMEOUT` applies). The
 /// proxy consumes it; it does not go upstream.

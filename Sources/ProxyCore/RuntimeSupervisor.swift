@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// Starts the runtime, watches it, restarts or stops it: the I/O shell of
 /// `SupervisorStateMachine`. It also reaps orphans (the proxy is the

@@ -1,4 +1,4 @@
-import ProxyUV
+import ProxySystem
 
 /// The life of the wrapped runtime as pure decisions: when to start it,
 /// restart it, signal it, and when the proxy itself must exit. Times are the

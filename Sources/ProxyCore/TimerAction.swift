@@ -1,4 +1,4 @@
-import ProxyUV
+import ProxySystem
 
 /// A timer's delegate that runs one action: an object with several timers
 /// gives each its own, instead of asking which timer fired.

@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// What an upstream client tells its owner: the exchange that borrowed it,
 /// the health check, the readiness probe, or the pool while it is idle.

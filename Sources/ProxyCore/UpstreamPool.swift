@@ -1,5 +1,5 @@
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 /// Keep-alive connections to the upstream, lent most-recent first.
 ///

@@ -2,7 +2,7 @@ import ArgumentParser
 private import CStartup
 import ProxyCore
 import ProxyHTTP
-import ProxyUV
+import ProxySystem
 
 #if canImport(Glibc)
 import Glibc

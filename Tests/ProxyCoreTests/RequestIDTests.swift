@@ -29,4 +29,19 @@ import Testing
         #expect(!RequestIDGenerator.isUsable(Array("a b".utf8)[...]))
         #expect(!RequestIDGenerator.isUsable(Array(repeating: 0x61, count: 201)[...]))
     }
+
+    // A client's usable id is kept and not added upstream again; otherwise one is made, and the field carries it.
+    @Test func fieldTakesTheClientsIdOrMakesOne() {
+        var generator = RequestIDGenerator(seed: 1)
+        var requestID = RequestIDField()
+        #expect(requestID.begin(sent: Array("abc".utf8)[...], generator: &generator) == false)
+        #expect(requestID.id == Array("abc".utf8))
+        #expect(requestID.field == Array("X-Request-Id: abc\r\n".utf8))
+        #expect(requestID.begin(sent: Array("a b".utf8)[...], generator: &generator) == true)
+        #expect(requestID.id.count == 32)
+        #expect(requestID.field == Array("X-Request-Id: ".utf8) + requestID.id + [0x0D, 0x0A])
+        #expect(requestID.begin(sent: nil, generator: &generator) == true)
+        requestID.clear()
+        #expect(requestID.id.isEmpty)
+    }
 }

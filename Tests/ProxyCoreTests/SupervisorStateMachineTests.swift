@@ -1,4 +1,4 @@
-import ProxyUV
+import ProxySystem
 import Testing
 
 @testable import ProxyCore
