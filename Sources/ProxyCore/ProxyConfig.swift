@@ -64,6 +64,18 @@ public struct ProxyConfig: Sendable {
     /// The runtime to start and watch: `/bin/sh -c FUNC_PROCESS`, or the
     /// arguments after `--`. `nil`: the runtime runs elsewhere.
     public var runtimeCommand: [String]?
+    /// The Knative (and Cloud Run) workload the proxy serves, from
+    /// `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`; nil elsewhere.
+    public var workload: Workload?
+    /// Set for the runtime over the proxy's own environment: `PORT` and
+    /// `FUNC_PORT` are the upstream's port, so a server that binds `$PORT`
+    /// (gunicorn, Flask, Express, the Knative samples) or `$FUNC_PORT` (the
+    /// Kubeless Node and Python runtimes) listens where the proxy forwards.
+    /// Nothing for a Unix socket upstream.
+    public var runtimeEnvironment: [(name: String, value: String)] {
+        guard case .tcp(let address) = upstream else { return [] }
+        return [("PORT", String(address.port)), ("FUNC_PORT", String(address.port))]
+    }
     public var restartPolicy = Defaults.restartPolicy
     /// With a runtime command, a path on the runtime that must answer 2xx
     /// before it counts as ready (otherwise: accepting a connection is enough).
@@ -155,4 +167,27 @@ public enum TimeoutPolicy: String, Sendable, CaseIterable {
     /// Exit the proxy one second later (status 1), as the Go proxy did, so
     /// the platform restarts the container.
     case exit
+}
+
+/// The workload as Knative and Cloud Run name it for the container.
+public struct Workload: Sendable, Equatable {
+    public var service: String
+    public var revision: String
+    public var configuration: String
+
+    /// From the environment's `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`
+    /// (`lookup` returns a variable's value); nil when none is set.
+    public init?(lookup: (String) -> String?) {
+        let service = lookup("K_SERVICE"), revision = lookup("K_REVISION"), configuration = lookup("K_CONFIGURATION")
+        guard service != nil || revision != nil || configuration != nil else { return nil }
+        self.service = service ?? ""
+        self.revision = revision ?? ""
+        self.configuration = configuration ?? ""
+    }
+
+    /// `service S, revision R, configuration C` (the parts that are set).
+    public var description: String {
+        [("service", service), ("revision", revision), ("configuration", configuration)]
+            .filter { !$0.1.isEmpty }.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+    }
 }

@@ -30,7 +30,13 @@ final class ProxyMetrics {
     var responseBodyBytes = 0
     let startTimeSeconds: Double
 
-    init(durationBuckets: [Double] = ProxyConfig.Defaults.durationBuckets, startTimeSeconds: Double) {
+    /// Labels of `runtime_proxy_workload_info`, when the platform names the workload.
+    let workloadLabels: Labels?
+
+    init(durationBuckets: [Double] = ProxyConfig.Defaults.durationBuckets, startTimeSeconds: Double, workload: Workload? = nil) {
+        workloadLabels = workload.map {
+            Labels(["configuration": $0.configuration, "revision": $0.revision, "service": $0.service])
+        }
         let empty = PerMethod(duration: Histogram(bounds: durationBuckets), firstByte: Histogram(bounds: durationBuckets))
         perMethod = [PerMethod](repeating: empty, count: Self.methodLabels.count)
         methodLabelSets = Self.methodLabels.map { Labels(["method": $0]) }
@@ -148,6 +154,10 @@ final class ProxyMetrics {
         }
         out.family("runtime_proxy_build_info", .gauge, help: "Build information; always 1")
         out.sample("runtime_proxy_build_info", labels: Labels(["version": Self.version]), 1)
+        if let workloadLabels {
+            out.family("runtime_proxy_workload_info", .gauge, help: "The Knative or Cloud Run workload served (K_SERVICE, K_REVISION, K_CONFIGURATION); always 1")
+            out.sample("runtime_proxy_workload_info", labels: workloadLabels, 1)
+        }
 
         let process = context.process
         if let cpu = process.cpuSeconds { counterValue(&out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu) }

@@ -35,7 +35,8 @@ public final class ProxyServer: SignalWatcherDelegate {
         loop = try EventLoop()
         loop.readsInSmallPieces = true  // no exchange in flight yet
         pool = UpstreamPool(loop: loop, config: config)
-        metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds)
+        metrics = ProxyMetrics(durationBuckets: config.durationBuckets, startTimeSeconds: SystemInfo.wallClockSeconds,
+                               workload: config.workload)
         logOutput = config.accessLog == .none ? nil : LogOutput(loop: loop, batchMilliseconds: config.logFlushIntervalMilliseconds)
         accessLog = AccessLog(format: config.accessLog, output: logOutput, upstream: config.upstream.description)
         health = HealthMonitor(loop: loop, pool: pool, config: config)

@@ -99,7 +99,7 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
             return
         }
         do {
-            let pid = try ChildProcesses.spawn(command)
+            let pid = try ChildProcesses.spawn(command, environment: server.config.runtimeEnvironment)
             let now = loop.nowMilliseconds
             lastProgressLog = now
             carryOut(machine.spawned(pid: pid, now: now))

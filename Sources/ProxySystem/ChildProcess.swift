@@ -46,8 +46,10 @@ public enum ChildProcesses {
     /// process's environment, stdin from /dev/null, stdout and stderr shared,
     /// in a new session and so its own process group; signal mask cleared and
     /// every signal's disposition reset (the proxy ignores SIGPIPE; the
-    /// runtime must not inherit that). Returns the pid.
-    public static func spawn(_ arguments: [String]) throws(UVError) -> Int32 {
+    /// runtime must not inherit that). `environment`: variables set for the
+    /// child over this process's own (each replaces one of the same name).
+    /// Returns the pid.
+    public static func spawn(_ arguments: [String], environment: [(name: String, value: String)] = []) throws(UVError) -> Int32 {
         precondition(!arguments.isEmpty, "a command needs at least a program name")
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -72,10 +74,31 @@ public enum ChildProcesses {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
         defer { for pointer in argv { free(pointer) } }
+        let envp = childEnvironment(environment)
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, argv[0]!, &actions, &attributes, argv, environ)
+        let result = posix_spawnp(&pid, argv[0]!, &actions, &attributes, argv, envp)
         if result != 0 { throw UVError(-result) }
         return pid
+    }
+
+    /// This process's environment with `overrides` set, as a NULL-ended
+    /// array of strdup'ed `NAME=value` strings.
+    private static func childEnvironment(_ overrides: [(name: String, value: String)]) -> [UnsafeMutablePointer<CChar>?] {
+        var entries: [UnsafeMutablePointer<CChar>?] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let replaced = overrides.contains { override in
+                let name = override.name.utf8CString
+                // `entry` starts with "NAME=": the name's bytes, then '='.
+                return strncmp(entry, override.name, name.count - 1) == 0 && entry[name.count - 1] == CChar(UInt8(ascii: "="))
+            }
+            if !replaced { entries.append(strdup(entry)) }
+            pointer += 1
+        }
+        for (name, value) in overrides { entries.append(strdup("\(name)=\(value)")) }
+        entries.append(nil)
+        return entries
     }
 
     /// Sends `signal` to the process group led by `pid` (the runtime and

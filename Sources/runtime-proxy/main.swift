@@ -23,7 +23,7 @@ struct RuntimeProxyCommand: ParsableCommand {
         discussion: "Durations are in seconds and may have a fraction (0.5). Bad values exit with status 64 before any port is bound.",
         version: BuildInfo.description)
 
-    @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, default \(Defaults.port)).")
+    @Option(help: "Port to listen on, all interfaces (env FUNC_PORT, else PORT, default \(Defaults.port)).")
     var port: Int?
 
     @Option(help: "Address to listen on (env PROXY_LISTEN_ADDRESS, default \(Defaults.listenHost): all IPv4 interfaces; use :: for IPv6 too).")
@@ -135,13 +135,15 @@ struct RuntimeProxyCommand: ParsableCommand {
         let host = config.listenAddress.isIPv6 ? "[\(config.listenAddress.host)]" : config.listenAddress.host
         let admin = server.boundAdminPort.map { ", health and metrics on \(host):\($0)" } ?? ""
         server.log("listening on \(host):\(server.boundPort), forwarding to \(config.upstream)\(admin)")
+        if let workload = config.workload { server.log("serving Knative \(workload.description)") }
         server.run()
         Glibc.exit(server.exitStatus)
     }
 
     private func makeConfig() throws -> ProxyConfig {
         let environment = Environment()
-        let portValue = try port ?? environment.integer("FUNC_PORT") ?? Defaults.port
+        // FUNC_PORT (Kubeless) wins over PORT (Knative, Cloud Run).
+        let portValue = try port ?? environment.integer("FUNC_PORT") ?? environment.integer("PORT") ?? Defaults.port
         guard (0...65535).contains(portValue) else { throw ValidationError("port \(portValue) is not between 0 and 65535") }
         let listenText = listenAddress ?? environment["PROXY_LISTEN_ADDRESS"]
         guard let listen = ConfigParsing.listenAddress(listenText, port: portValue) else {
@@ -152,6 +154,7 @@ struct RuntimeProxyCommand: ParsableCommand {
             throw ValidationError("upstream '\(upstreamText)' is not host:port, [v6]:port, unix:/path or /path")
         }
         var config = ProxyConfig(listenAddress: listen, upstream: target)
+        config.workload = Workload { environment[$0] }
         config.requestTimeoutMilliseconds = try duration(timeout, "--timeout", env: "FUNC_TIMEOUT", environment,
                                                          default: Defaults.requestTimeoutMilliseconds)
         config.headerTimeoutMilliseconds = try duration(headerTimeout, "--header-timeout", env: "PROXY_HEADER_TIMEOUT", environment,

@@ -58,6 +58,22 @@ import Glibc
         #expect(try curl(["http://127.0.0.1:\(started.port)/healthz"]).output.hasPrefix("runtime not healthy"))
     }
 
+    // PORT (Knative, Cloud Run) is the port when FUNC_PORT is not set: PORT=0 starts on a kernel-chosen port, not 8080.
+    @Test func portFromKnativeEnvironment() throws {
+        let started = try StartedProxy([], environment: ["PORT": "0"])
+        #expect(started.port != 8080)
+        #expect(started.line.hasPrefix("runtime-proxy: listening on 127.0.0.1:\(started.port), forwarding"))
+    }
+
+    // FUNC_PORT wins over PORT: with FUNC_PORT=0 a bad PORT is not even read; a bad PORT alone exits 64 naming it.
+    @Test func funcPortWinsOverPort() throws {
+        let started = try StartedProxy([], environment: ["FUNC_PORT": "0", "PORT": "abc"])
+        #expect(started.port > 0)
+        let result = try runToExit(["--listen-address", "127.0.0.1", "--upstream", "127.0.0.1:9"], environment: ["PORT": "abc"])
+        #expect(result.status == 64)
+        #expect(result.stderr.first?.contains("PORT='abc'") == true, "stderr: \(result.stderr)")
+    }
+
     // FUNC_TIMEOUT=1 in the environment gives the Kubeless 408 "Timeout exceeded" on a silent upstream.
     @Test func funcTimeoutFromEnvironment() throws {
         let upstream = try PythonUpstream("raw_upstream.py", ["silent"])
@@ -112,7 +128,7 @@ private func proxyEnvironment(_ extra: [String: String]) -> [String: String] {
     let names = ["FUNC_PORT", "FUNC_TIMEOUT", "PROXY_LISTEN_ADDRESS", "PROXY_UPSTREAM", "PROXY_HEADER_TIMEOUT",
                  "PROXY_CLIENT_IDLE_TIMEOUT", "PROXY_CONNECT_TIMEOUT", "PROXY_UPSTREAM_IDLE_TIMEOUT", "PROXY_TUNNEL_IDLE_TIMEOUT",
                  "PROXY_MAX_IDLE_UPSTREAM", "PROXY_HEALTH_PATH", "PROXY_METRICS_PATH", "PROXY_LOG_FORMAT",
-                 "PROXY_FAILURE_STATUSES"]
+                 "PROXY_FAILURE_STATUSES", "PORT"]
     return Dictionary(uniqueKeysWithValues: names.map { ($0, "") }).merging(extra) { $1 }
 }
 
