@@ -10,10 +10,12 @@ set -euo pipefail
 want_packages=(pkg-config libuv1-dev curl ca-certificates python3)
 if [ "${1:-all}" != build ]; then
   # test peers and benchmark tools
-  want_packages+=(python3-websockets ruby ruby-sinatra ruby-webrick php-cli nodejs
+  want_packages+=(python3-websockets ruby ruby-sinatra ruby-webrick php-cli nodejs gunicorn python3-bottle python3-flask
                   nginx-light haproxy wrk prometheus
                   # libraries the runtimes' deps examples use
-                  ruby-rainbow php-bcmath node-lodash)
+                  ruby-rainbow php-bcmath node-lodash python3-yaml
+                  # checking the manifests in deploy/ (kubernetes-validate comes from PyPI into a venv)
+                  jsonnet python3-venv)
 fi
 
 missing=()

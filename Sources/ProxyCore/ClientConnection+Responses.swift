@@ -41,6 +41,7 @@ extension ClientConnection {
         case 400: "Bad Request"
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
+        case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 431: "Request Header Fields Too Large"
         case 501: "Not Implemented"
@@ -100,6 +101,7 @@ extension ClientConnection {
         let accounting = machine.recordingExchange(nowNanoseconds: server.loop.nowNanoseconds)
         let record = machine.record
         if accounting.countEnded {
+            if collected.reserved > 0 { releaseCollectedBody() }
             if accounting.releaseAdmission { server.releaseAdmission() }
             server.metrics.exchangeEnded(method: machine.exchange.method, status: status, failed: failed, timedOut: timedOut,
                                          durationNanoseconds: accounting.durationNanoseconds, requestBytes: record.requestBodyBytes,

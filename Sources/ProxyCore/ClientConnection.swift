@@ -35,6 +35,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
     let requestHead = HeadBuffer()
     let responseHead = HeadBuffer()
     var chunkHeader: [UInt8] = []
+    /// A chunked request body being collected (`--buffer-request-body`).
+    var collected = CollectedBody()
 
     /// What the proxy adds about this client to each request (made once).
     let forwarding: HeadWriter.Forwarding
@@ -48,7 +50,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         self.isAdmin = isAdmin
         parser = HTTPParser(kind: .request, limits: server.config.headLimits, consumedField: RequestTimeoutHeader.name)
         timer = Timer(loop: server.loop)
-        machine = ConnectionStateMachine(timeouts: server.timeoutDurations, now: server.loop.nowMilliseconds)
+        machine = ConnectionStateMachine(timeouts: server.timeoutDurations, bodyBufferLimit: server.config.requestBodyBufferLimit,
+                                         now: server.loop.nowMilliseconds)
         let peer = stream.peerAddress()
         forwarding = HeadWriter.Forwarding(clientAddress: Array((peer?.host ?? "unknown").utf8))
         remoteDescription = peer.map { $0.host.contains(":") ? "[\($0.host)]:\($0.port)" : "\($0.host):\($0.port)" } ?? "unknown"
@@ -184,8 +187,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
     /// The admission queue let this request through: send it upstream and
     /// go on with its body.
     func admit() {
-        guard machine.admitted() else { return }
-        attachUpstream(retrying: false)
+        guard let action = machine.admitted() else { return }
+        if action == .sendUpstream { attachUpstream(retrying: false) }
         machine.releaseHold()
         parser.resume()
         // Parsed even when empty: a request without a body completes here.
@@ -226,13 +229,27 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         case .waitInQueue:
             server.exchangeStarted()
             return .pauseBeforeBody
+        case .collectBody:
+            server.exchangeStarted()
+            return .asFramed
         case .answerQueueFull:
             return .asFramed
         }
     }
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
-        guard let framing = machine.requestBodyArrived(byteCount: bytes.byteCount), let upstream else { return }
+        let framing: BodyFraming
+        switch machine.requestBodyArrived(byteCount: bytes.byteCount) {
+        case .drop: return
+        case .forward(let how): framing = how
+        case .collect:
+            collect(bytes)
+            return
+        case .tooLarge(let limit):
+            respondWithError(status: 413, detail: "request body larger than \(limit) bytes", keepClientOpen: false)
+            return
+        }
+        guard let upstream else { return }
         if framing == .chunked {
             ChunkedEncoding.chunkHeader(size: bytes.byteCount, into: &chunkHeader)
             upstream.send(chunkHeader)
@@ -256,6 +273,9 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
             return !machine.isHTTP
         case .refuseConnect:
             respondWithError(status: 405, detail: "CONNECT is not supported", keepClientOpen: false)
+            return true
+        case .sendCollected(let contentLength):
+            sendCollectedBody(contentLength: contentLength)
             return true
         case .forwarded(let lastChunk):
             if lastChunk { upstream?.send(ChunkedEncoding.lastChunk) }

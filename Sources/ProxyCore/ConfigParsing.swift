@@ -3,6 +3,35 @@ import ProxySystem
 /// Turns configuration text into values; `nil` means the text is invalid.
 public enum ConfigParsing {
     /// Seconds, possibly with a fraction, as milliseconds (at least 1).
+    /// A size in bytes: digits, optionally followed by k, m or g (KiB, MiB,
+    /// GiB; any case, an optional trailing "b" or "ib"). Nil if not a size.
+    public static func byteSize(_ text: String) -> Int? {
+        var lower = text.lowercased()
+        for suffix in ["ib", "b"] where lower.hasSuffix(suffix) && lower.count > suffix.count {
+            lower.removeLast(suffix.count)
+            break
+        }
+        let multiplier: Int
+        switch lower.last {
+        case "k": multiplier = 1 << 10
+        case "m": multiplier = 1 << 20
+        case "g": multiplier = 1 << 30
+        default: multiplier = 1
+        }
+        if multiplier > 1 { lower.removeLast() }
+        guard !lower.isEmpty, lower.allSatisfy(\.isASCII), let value = Int(lower), value >= 0 else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : bytes
+    }
+
+    /// A size as `byteSize` takes it, in the largest unit that divides it (`32m`).
+    public static func byteSizeText(_ bytes: Int) -> String {
+        for (shift, unit) in [(30, "g"), (20, "m"), (10, "k")] where bytes > 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes)"
+    }
+
     public static func milliseconds(_ text: String) -> UInt64? {
         guard text.allSatisfy({ $0.isASCIIDigit || $0 == "." }), let seconds = Double(text), seconds.isFinite, seconds > 0, seconds < 1e9 else { return nil }
         return max(1, UInt64((seconds * 1000).rounded()))

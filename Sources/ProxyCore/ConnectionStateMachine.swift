@@ -28,6 +28,9 @@ struct ConnectionStateMachine {
         /// The request waits for admission (a ready runtime, a free slot),
         /// its body unread, until the queue deadline in `timeouts`.
         case queued
+        /// A chunked request body is being collected (`--buffer-request-body`),
+        /// to go upstream with a `Content-Length` once whole.
+        case bufferingBody
         /// The request has an upstream client: being sent, its response
         /// awaited or relayed.
         case proxying
@@ -92,8 +95,13 @@ struct ConnectionStateMachine {
     /// the request waits for a refusing runtime to be tried again.
     var clientHeldBack = false
 
-    init(timeouts: ClientTimeouts.Durations, now: UInt64) {
+    /// The largest chunked request body collected before it goes upstream;
+    /// nil: chunked bodies stream (the default).
+    let bodyBufferLimit: Int?
+
+    init(timeouts: ClientTimeouts.Durations, bodyBufferLimit: Int? = nil, now: UInt64) {
         self.timeouts = ClientTimeouts(durations: timeouts, now: now)
+        self.bodyBufferLimit = bodyBufferLimit
     }
 
     /// The connection carries HTTP (not a tunnel, not closing).
@@ -235,7 +243,12 @@ struct ConnectionStateMachine {
         case waitInQueue
         /// The queue is full: answered 503 here once the request is read.
         case answerQueueFull
+        /// Counted in flight; collect the chunked body first (nothing goes upstream yet).
+        case collectBody
     }
+
+    /// A chunked body is collected here when buffering is on.
+    private var collectsBody: Bool { bodyBufferLimit != nil && record.requestFraming == .chunked }
 
     /// The admission queue's answer for a forwarded request.
     mutating func admissionDecided(_ decision: AdmissionQueue<ClientConnection>.Decision, now: UInt64,
@@ -244,6 +257,10 @@ struct ConnectionStateMachine {
         case .admitted:
             record.counted = true
             record.admitted = true
+            if collectsBody {
+                state = .bufferingBody
+                return .collectBody
+            }
             return .sendUpstream
         case .queued:
             record.counted = true
@@ -257,21 +274,53 @@ struct ConnectionStateMachine {
         }
     }
 
-    /// The queue let the request through. False if it no longer waits.
-    mutating func admitted() -> Bool {
-        guard state == .queued else { return false }
+    /// The queue let the request through: send it upstream or collect its
+    /// body (`.sendUpstream` or `.collectBody`). Nil if it no longer waits.
+    mutating func admitted() -> AdmissionAction? {
+        guard state == .queued else { return nil }
         record.admitted = true
         timeouts.admitted()
-        return true
+        if collectsBody {
+            state = .bufferingBody
+            return .collectBody
+        }
+        return .sendUpstream
+    }
+
+    enum BodyAction: Equatable {
+        /// Nothing takes it (a local route, no upstream client now).
+        case drop
+        /// Send it upstream, as it is or re-chunked (`framing`).
+        case forward(BodyFraming)
+        /// Keep it with the rest of the body.
+        case collect
+        /// The body passed the buffer limit: 413, and nothing reaches the upstream.
+        case tooLarge(limit: Int)
     }
 
     /// A run of request body bytes: whether (and how) it goes upstream.
-    mutating func requestBodyArrived(byteCount: Int) -> BodyFraming? {
+    mutating func requestBodyArrived(byteCount: Int) -> BodyAction {
         record.requestBodyBytes += byteCount
-        guard state == .proxying else { return nil }
-        exchange.requestBodyBytesSent += byteCount
-        return record.requestFraming
+        switch state {
+        case .proxying:
+            exchange.requestBodyBytesSent += byteCount
+            return .forward(record.requestFraming)
+        case .bufferingBody:
+            guard let limit = bodyBufferLimit, record.requestBodyBytes <= limit else {
+                record.failureReason = "request body larger than the buffer limit"
+                return .tooLarge(limit: bodyBufferLimit ?? 0)
+            }
+            return .collect
+        default:
+            return .drop
+        }
     }
+
+    /// The server's budget for collected bodies has no room for this one.
+    mutating func bodyBuffersFull() { record.failureReason = "request body buffers are full" }
+
+    /// The collected body went upstream whole.
+    mutating func collectedBodySent() { exchange.requestBodyBytesSent = record.requestBodyBytes }
 
     enum MessageEndAction: Equatable {
         /// Answer this local route now.
@@ -283,6 +332,9 @@ struct ConnectionStateMachine {
         /// Forwarded: end a chunked body upstream if `lastChunk`, and pause
         /// the parser unless it stops at an upgrade.
         case forwarded(lastChunk: Bool)
+        /// The collected body is whole: send the head with its length and
+        /// the body upstream, and pause the parser.
+        case sendCollected(contentLength: Int)
     }
 
     /// The whole request has been read. `firstHealthCheckPending`: no health
@@ -297,6 +349,8 @@ struct ConnectionStateMachine {
             return .answerLocally(route)
         case .refusingConnect:
             return .refuseConnect
+        case .bufferingBody:
+            return .sendCollected(contentLength: record.requestBodyBytes)
         default:
             return .forwarded(lastChunk: record.requestFraming == .chunked && state == .proxying)
         }
@@ -335,7 +389,7 @@ struct ConnectionStateMachine {
         case .proxying where exchange.requestComplete && !parserInMessage:
             record.closeAfterResponse = true
             return .closeAfterResponse
-        case .proxying, .queued:
+        case .proxying, .queued, .bufferingBody:
             record.failureReason = "client closed mid-request"
             return .abort
         default:

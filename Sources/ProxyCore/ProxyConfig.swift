@@ -88,6 +88,12 @@ public struct ProxyConfig: Sendable {
     public var maxInFlight: Int?
     /// At most this many requests waiting; more get 503.
     public var maxQueued = Defaults.maxQueued
+    /// `--buffer-request-body`: a chunked request body is collected, up to
+    /// this many bytes, and sent with `Content-Length` (413 past it). nil: off.
+    public var requestBodyBufferLimit: Int?
+    /// The bytes all connections together may hold collecting bodies; a
+    /// body that would pass it gets 503 with Retry-After.
+    public var requestBodyBufferTotal = Defaults.requestBodyBufferTotal
     /// After SIGTERM: how long new connections are still accepted.
     public var drainDelayMilliseconds = Defaults.drainDelayMilliseconds
     /// After the listener closes: how long in-flight requests may take (`SHUTDOWN_TIMEOUT`).
@@ -137,6 +143,7 @@ extension ProxyConfig {
         public static let startTimeoutMilliseconds: UInt64 = 30_000
         public static let queueTimeoutMilliseconds: UInt64 = 30_000
         public static let maxQueued = 1024
+        public static let requestBodyBufferTotal = 32 * 1024 * 1024
         public static let drainDelayMilliseconds: UInt64 = 3_000
         public static let shutdownTimeoutMilliseconds: UInt64 = 10_000
         public static let stopGraceMilliseconds: UInt64 = 10_000

@@ -22,6 +22,8 @@ public final class ProxyServer: SignalWatcherDelegate {
     private let shutdownTimer: Timer
     private var shutdown: ShutdownSequence
     var admission: AdmissionQueue<ClientConnection>
+    /// What connections collecting request bodies hold together.
+    var bodyBudget: RequestBodyBudget
     private(set) var supervisor: RuntimeSupervisor?
     /// The status the process exits with once `run()` returns.
     public private(set) var exitStatus: Int32 = 0
@@ -50,6 +52,7 @@ public final class ProxyServer: SignalWatcherDelegate {
         shutdownTimer = Timer(loop: loop)
         shutdown = ShutdownSequence(drainDelay: config.drainDelayMilliseconds, shutdownTimeout: config.shutdownTimeoutMilliseconds)
         // Without a runtime to start, the runtime is someone else's: take it as ready.
+        bodyBudget = RequestBodyBudget(limit: config.requestBodyBufferTotal)
         admission = AdmissionQueue(maxInFlight: config.maxInFlight, maxQueued: config.maxQueued,
                                    runtimeReady: config.runtimeCommand == nil)
         shutdownTimer.delegate = TimerAction { [unowned self] in

@@ -36,6 +36,8 @@ struct RequestIDField {
     /// `X-Request-Id: <id>\r\n`: added to every response the client gets,
     /// and to the upstream's request when the id was made here.
     private(set) var field: [UInt8] = []
+    /// The id was made here (the upstream's head carries `field`).
+    private(set) var madeHere = false
 
     /// A request the proxy answers itself has no id.
     mutating func clear() { id.removeAll(keepingCapacity: true) }
@@ -57,6 +59,7 @@ struct RequestIDField {
         field.append(contentsOf: Self.name)
         field.append(contentsOf: id)
         field.append(contentsOf: Self.lineEnd)
+        self.madeHere = madeHere
         return madeHere
     }
 

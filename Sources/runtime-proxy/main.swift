@@ -104,6 +104,12 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The runtime to start and watch, run directly (no shell); FUNC_PROCESS is run with /bin/sh -c instead (a simple command as exec, so the runtime itself is watched).")
     var runtime: [String] = []
 
+    @Option(help: "Collect a chunked request body, up to SIZE bytes (k, m, g: KiB, MiB, GiB), and send it with Content-Length, for runtimes that cannot read chunked uploads; larger ones get 413 (env PROXY_BUFFER_REQUEST_BODY, default off).")
+    var bufferRequestBody: String?
+
+    @Option(help: "The bytes all connections together may hold collecting request bodies; past it, 503 with Retry-After (env PROXY_BUFFER_REQUEST_TOTAL, default \(ConfigParsing.byteSizeText(Defaults.requestBodyBufferTotal))).")
+    var bufferRequestTotal: String?
+
     @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default \(Defaults.failureStatuses)).")
     var failureStatuses: String?
 
@@ -220,6 +226,18 @@ struct RuntimeProxyCommand: ParsableCommand {
                 throw ValidationError("duration buckets '\(bucketsText)' are not ascending positive numbers separated by commas")
             }
             config.durationBuckets = buckets
+        }
+        if let sizeText = bufferRequestBody ?? environment["PROXY_BUFFER_REQUEST_BODY"], sizeText != "off" {
+            guard let size = ConfigParsing.byteSize(sizeText), size > 0 else {
+                throw ValidationError("request body buffer '\(sizeText)' is not off or a size above 0 (bytes, or with k, m, g)")
+            }
+            config.requestBodyBufferLimit = size
+        }
+        if let totalText = bufferRequestTotal ?? environment["PROXY_BUFFER_REQUEST_TOTAL"] {
+            guard let total = ConfigParsing.byteSize(totalText), total > 0 else {
+                throw ValidationError("request body buffer total '\(totalText)' is not a size above 0 (bytes, or with k, m, g)")
+            }
+            config.requestBodyBufferTotal = total
         }
         if let statusesText = failureStatuses ?? environment["PROXY_FAILURE_STATUSES"] {
             guard let statuses = FailureStatuses.parse(statusesText) else {

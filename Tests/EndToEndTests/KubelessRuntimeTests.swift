@@ -2,11 +2,12 @@ import Foundation
 import Testing
 
 /// The Kubeless contract end to end, with real runtimes from runtimes/
-/// (Ruby/Sinatra on WEBrick, PHP's built-in server with workers, Node's http)
+/// (Ruby/Sinatra on WEBrick, PHP's built-in server with workers, Node's http,
+/// Python/Bottle on gunicorn's threaded workers)
 /// serving real functions behind the proxy binary. Outcomes only: statuses,
 /// bodies, log lines and counters, never how long anything took.
 @Suite struct KubelessRuntimeTests {
-    static let languages = ["ruby", "php", "node"]
+    static let languages = ["ruby", "php", "node", "python"]
 
     // GET of the helloget example through the proxy: status 200 and exactly "hello world".
     @Test(arguments: languages)
@@ -24,7 +25,7 @@ import Testing
         let response = try deployment.call("GET", "/")
         #expect(response.status == 200)
         let expected = ["ruby": "deps: rainbow plain text", "php": "deps: bcmath 12345678901234567891",
-                        "node": "deps: lodash Plain text"][language]
+                        "node": "deps: lodash Plain text", "python": "deps: yaml plain: text"][language]
         #expect(response.bodyText == expected)
     }
 

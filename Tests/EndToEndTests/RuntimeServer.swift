@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A Kubeless runtime from runtimes/<language>/ (ruby, php or node) serving
+/// A Kubeless runtime from runtimes/<language>/ (ruby, php, node or python) serving
 /// one function on a free loopback port, ready once its /healthz answers 200.
 final class RuntimeServer: @unchecked Sendable {
     static let runtimes = Harness.packageRoot.appendingPathComponent("runtimes")
@@ -23,6 +23,8 @@ final class RuntimeServer: @unchecked Sendable {
         case "ruby": command = ["ruby", folder.appendingPathComponent("kubeless.rb").path]
         case "php": command = ["php", folder.appendingPathComponent("kubeless.php").path]
         case "node": command = ["node", folder.appendingPathComponent("kubeless.js").path]
+        // Debian's gunicorn and Bottle are installed for Debian's python3.
+        case "python": command = ["/usr/bin/python3", folder.appendingPathComponent("kubeless.py").path]
         default: throw HarnessError.notReady("no runtime \(language)")
         }
         var settings = environment

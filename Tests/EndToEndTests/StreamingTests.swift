@@ -105,4 +105,36 @@ import Testing
         let result = try curl(["-w", " %{http_code}", "\(proxy.baseURL)/status/201"])
         #expect(result.output == "status 201 201")
     }
+
+    // 48 chunked uploads of 1 MiB held open at once with --buffer-request-body 2m and a total of 8m: the proxy holds at
+    // most the total (the uploads past it get 503 with Retry-After), its RSS stays bounded, and every upload is answered.
+    @Test func collectedBodiesStayUnderTheirCeiling() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--log-format", "none", "--buffer-request-body", "2m",
+                                                                               "--buffer-request-total", "8m"])
+        let pid = proxy.process.process.processIdentifier
+        let before = try #require(ProcessMemory.residentBytes(pid: pid))
+        let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
+        var clients: [RawClient] = []
+        for _ in 0..<48 {
+            let client = try RawClient(port: proxy.port, receiveTimeout: 30)
+            try client.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n")
+            try client.send(chunk)
+            try client.send("\r\n")
+            clients.append(client)
+        }
+        var statuses: [Int: Int] = [:]
+        for client in clients {
+            try client.send("0\r\n\r\n")
+            let response = try client.readResponse()
+            statuses[response.status, default: 0] += 1
+            if response.status == 503 { #expect(response.header("Retry-After") == "1") }
+        }
+        #expect(statuses.values.reduce(0, +) == 48)
+        #expect((statuses[200] ?? 0) >= 4, "\(statuses)")
+        #expect((statuses[503] ?? 0) >= 1, "\(statuses)")
+        #expect(Set(statuses.keys).isSubset(of: [200, 503]), "\(statuses)")
+        let peak = try #require(ProcessMemory.peakResidentBytes(pid: pid))
+        #expect(peak - before < 24 << 20, "peak RSS \(peak) bytes, \(before) before")
+    }
 }

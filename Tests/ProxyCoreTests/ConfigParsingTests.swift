@@ -4,6 +4,19 @@ import Testing
 
 @Suite struct ConfigParsingTests {
     // Whole and fractional seconds become milliseconds.
+    // Sizes: bytes, or k, m, g (KiB, MiB, GiB) in any case, with an optional b or ib; anything else is not a size.
+    @Test func byteSizes() {
+        #expect(ConfigParsing.byteSize("65536") == 65536)
+        #expect(ConfigParsing.byteSize("64k") == 65536)
+        #expect(ConfigParsing.byteSize("1M") == 1 << 20)
+        #expect(ConfigParsing.byteSize("2MiB") == 2 << 20)
+        #expect(ConfigParsing.byteSize("1gb") == 1 << 30)
+        #expect(ConfigParsing.byteSize("0") == 0)
+        for bad in ["", "k", "-1", "1.5m", "1t", "m1", " 1", "99999999999999999999g"] { #expect(ConfigParsing.byteSize(bad) == nil, "\(bad)") }
+        #expect(ConfigParsing.byteSizeText(32 << 20) == "32m")
+        #expect(ConfigParsing.byteSizeText(1000) == "1000")
+    }
+
     @Test func millisecondsFromSeconds() {
         #expect(ConfigParsing.milliseconds("180") == 180_000)
         #expect(ConfigParsing.milliseconds("0.5") == 500)

@@ -120,7 +120,7 @@ private func tunnellingMachine() -> Machine {
     // A chunked request is re-framed upstream and ended with a last chunk; a chunked response is re-chunked.
     @Test func chunkedBodies() {
         var machine = proxyingMachine(request(.post, framing: .chunked), complete: false)
-        #expect(machine.requestBodyArrived(byteCount: 5) == .chunked)
+        #expect(machine.requestBodyArrived(byteCount: 5) == .forward(.chunked))
         #expect(machine.exchange.requestBodyBytesSent == 5 && machine.record.requestBodyBytes == 5)
         #expect(machine.requestCompleted(firstHealthCheckPending: false) == .forwarded(lastChunk: true))
         _ = machine.responseHeadArrived(response(200, framing: .chunked, hasLength: false), draining: false, nowNanoseconds: 0)
@@ -205,7 +205,7 @@ private func tunnellingMachine() -> Machine {
     @Test func localRoutes() {
         var metrics = Machine(timeouts: durations, now: 0)
         #expect(metrics.requestHeadCompleted(request(route: .metrics), now: 0, nowNanoseconds: 0) == .answerHere)
-        #expect(metrics.requestBodyArrived(byteCount: 4) == nil)
+        #expect(metrics.requestBodyArrived(byteCount: 4) == .drop)
         #expect(metrics.requestCompleted(firstHealthCheckPending: true) == .answerLocally(.metrics))
         #expect(!metrics.record.counted)
         var health = Machine(timeouts: durations, now: 0)
@@ -238,12 +238,12 @@ private func tunnellingMachine() -> Machine {
         #expect(machine.hold == .beforeBody)
         #expect(!machine.wantsClientReading(heldBytes: 0))
         #expect(machine.nextDeadline == 1_100)
-        #expect(machine.admitted() == true)
+        #expect(machine.admitted() == .sendUpstream)
         #expect(machine.record.admitted)
         #expect(machine.nextDeadline == 100 + 5_000 || machine.nextDeadline == 180_100)
         _ = machine.upstreamAttached(reused: false, now: 200)
         machine.releaseHold()
-        #expect(machine.requestBodyArrived(byteCount: 7) == .contentLength)
+        #expect(machine.requestBodyArrived(byteCount: 7) == .forward(.contentLength))
     }
 
     // A queued request whose wait runs out leaves the queue with 503 and a reason that says which wait it was.
@@ -255,7 +255,7 @@ private func tunnellingMachine() -> Machine {
         #expect(machine.timeoutExpired(now: 1_099, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: runtimeReady) == nil)
         let expired = machine.timeoutExpired(now: 1_100, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: runtimeReady)
         #expect(expired?.0 == .queueWait && expired?.1 == .leaveQueue(detail: reason))
-        #expect(machine.admitted() == false)  // no longer waiting
+        #expect(machine.admitted() == nil)  // no longer waiting
     }
 
     // A full queue: 503 once read, with the reason logged, not counted.
@@ -346,7 +346,7 @@ private func tunnellingMachine() -> Machine {
         #expect(machine.state == .awaitingRetry(retryAt: 2_050))
         #expect(!machine.wantsClientReading(heldBytes: 0))
         #expect(machine.nextDeadline == 2_050)
-        #expect(machine.requestBodyArrived(byteCount: 3) == nil)  // nothing upstream to take it
+        #expect(machine.requestBodyArrived(byteCount: 3) == .drop)  // nothing upstream to take it
         #expect(machine.retryIsDue(now: 2_049) == false)
         #expect(machine.retryIsDue(now: 2_050) == true)
         #expect(machine.upstreamAttached(reused: false, now: 2_050) == true)  // the new client reports its drain
@@ -518,13 +518,13 @@ private let expectations: [BuiltState: Expected] = [
     @Test(arguments: BuiltState.allCases)
     func stateSpecificEventsAreIgnoredElsewhere(built: BuiltState) {
         var admission = built.machine
-        #expect(admission.admitted() == (built == .queued))
+        #expect((admission.admitted() != nil) == (built == .queued))
         var health = built.machine
         #expect(health.healthCheckFinished() == (built == .awaitingHealth))
         var retry = built.machine
         #expect(retry.retryIsDue(now: 100_000) == (built == .awaitingRetry))
         var body = built.machine
-        #expect((body.requestBodyArrived(byteCount: 1) != nil) == (built == .proxying))
+        #expect((body.requestBodyArrived(byteCount: 1) != .drop) == (built == .proxying))
         var graceful = built.machine
         #expect(graceful.closeGracefully(now: 2_000) == (built != .lingering && built != .closed))
     }
@@ -544,5 +544,80 @@ private let expectations: [BuiltState: Expected] = [
         case .closed: nil
         }
         #expect(expiry?.0 == expected)
+    }
+}
+
+@Suite struct ConnectionStateMachineBufferingTests {
+    private func collecting(limit: Int = 10) -> Machine {
+        var machine = Machine(timeouts: durations, bodyBufferLimit: limit, now: 0)
+        _ = machine.requestHeadCompleted(request(.post, framing: .chunked), now: 0, nowNanoseconds: 0)
+        #expect(machine.admissionDecided(.admitted, now: 0, queueWait: 1_000) == .collectBody)
+        return machine
+    }
+
+    // With buffering on, a chunked body is collected (nothing upstream) and sent whole, with its length, once read.
+    @Test func chunkedBodyIsCollectedThenSent() {
+        var machine = collecting()
+        #expect(machine.state == .bufferingBody)
+        #expect(machine.requestBodyArrived(byteCount: 4) == .collect)
+        #expect(machine.requestBodyArrived(byteCount: 6) == .collect)
+        #expect(machine.exchange.requestBodyBytesSent == 0)
+        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .sendCollected(contentLength: 10))
+        _ = machine.upstreamAttached(reused: false, now: 10)
+        machine.collectedBodySent()
+        #expect(machine.exchange.requestBodyBytesSent == 10)
+        #expect(machine.parserPaused() == true)
+        #expect(machine.state == .proxying)
+    }
+
+    // A body past the limit: 413, with the reason logged.
+    @Test func bodyPastTheLimitIsRefused() {
+        var machine = collecting(limit: 5)
+        #expect(machine.requestBodyArrived(byteCount: 5) == .collect)
+        #expect(machine.requestBodyArrived(byteCount: 1) == .tooLarge(limit: 5))
+        #expect(machine.record.failureReason == "request body larger than the buffer limit")
+    }
+
+    // A body with a length streams as before, and so does every body with buffering off.
+    @Test func otherBodiesStream() {
+        var counted = Machine(timeouts: durations, bodyBufferLimit: 10, now: 0)
+        _ = counted.requestHeadCompleted(request(.post, framing: .contentLength), now: 0, nowNanoseconds: 0)
+        #expect(counted.admissionDecided(.admitted, now: 0, queueWait: 1_000) == .sendUpstream)
+        var off = Machine(timeouts: durations, now: 0)
+        _ = off.requestHeadCompleted(request(.post, framing: .chunked), now: 0, nowNanoseconds: 0)
+        #expect(off.admissionDecided(.admitted, now: 0, queueWait: 1_000) == .sendUpstream)
+    }
+
+    // A queued chunked request collects its body once admitted.
+    @Test func queuedRequestCollectsOnceAdmitted() {
+        var machine = Machine(timeouts: durations, bodyBufferLimit: 10, now: 0)
+        _ = machine.requestHeadCompleted(request(.post, framing: .chunked), now: 0, nowNanoseconds: 0)
+        _ = machine.admissionDecided(.queued, now: 0, queueWait: 1_000)
+        #expect(machine.admitted() == .collectBody)
+        #expect(machine.state == .bufferingBody)
+    }
+
+    // Mid-collection the client's end aborts, the request timeout answers 408, and a close logs 499.
+    @Test func collectingStateAgainstEndsAndTimeouts() {
+        var ended = collecting()
+        #expect(ended.clientDidEnd(parserInMessage: true) == .abort)
+        var slow = collecting()
+        #expect(slow.timeoutExpired(now: 180_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)?.1
+            == .respond(status: 408, detail: "Timeout exceeded", keepClientOpen: false, timedOut: true))
+        var closing = collecting()
+        #expect(closing.closeNow()?.recordStatus == 499)
+        #expect(collecting().isIdle(parserInMessage: false) == false)
+        #expect(collecting().wantsClientReading(heldBytes: 0))
+    }
+
+    // The server's budget: reservations fit under the limit and come back whole.
+    @Test func budgetBoundsWhatIsHeld() {
+        var budget = RequestBodyBudget(limit: 100)
+        #expect(budget.reserve(60) == true)
+        #expect(budget.reserve(41) == false)
+        #expect(budget.reserve(40) == true)
+        budget.release(60)
+        #expect(budget.held == 40)
+        #expect(budget.reserve(60) == true)
     }
 }

@@ -1,0 +1,7 @@
+# Timeout example: never finishes (the proxy answers 408 after FUNC_TIMEOUT).
+import time
+
+
+def endless(event, context):
+    while True:
+        time.sleep(1)
