@@ -47,4 +47,19 @@ import Testing
         #expect(!metrics.contains("runtime_proxy_workload_info"))
         #expect(!proxy.process.stderr.joined().contains("serving Knative"))
     }
+
+    // The plain WSGI example (Lithops' shape: Flask under gunicorn binding $PORT) behind the proxy; with buffering on, a chunked `curl -T` upload reaches it whole, with its length.
+    @Test func wsgiAppBehindTheProxy() throws {
+        let port = try FreePort.pick()
+        let app = Harness.packageRoot.appendingPathComponent("examples/wsgi").path
+        let proxy = try ProxyUnderTest(upstream: "127.0.0.1:\(port)", arguments: ["--buffer-request-body", "1m"], environment: [
+            "FUNC_PROCESS": "gunicorn --chdir \(app) --bind 127.0.0.1:$PORT app:app",
+        ])
+        #expect(try curl(["\(proxy.baseURL)/"]).output == "hello from flask\n")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wsgi-upload-\(UUID().uuidString)")
+        #expect(FileManager.default.createFile(atPath: file.path, contents: Data(repeating: 0x7A, count: 100_000)))
+        defer { try? FileManager.default.removeItem(at: file) }
+        let upload = try curl(["-T", file.path, "-H", "Transfer-Encoding: chunked", "\(proxy.baseURL)/upload"]).output
+        #expect(upload == #"{"content_length":"100000","length":100000,"transfer_encoding":null}"# + "\n", "got \(upload)")
+    }
 }
