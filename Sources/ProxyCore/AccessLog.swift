@@ -11,7 +11,9 @@ struct AccessRecord {
     var requestBytes: Int
     var responseBytes: Int
     var requestID: ArraySlice<UInt8>
+    /// Why the proxy ended the exchange: the detail, and its token.
     var failure: String?
+    var error: ProxyError? = nil
 }
 
 /// One line per request on stdout, rendered into a reused buffer and written
@@ -142,6 +144,8 @@ final class AccessLog {
         line.append(",\"request_id\":")
         appendJSONString(record.requestID)
         line.append(",\"error\":")
+        if let error = record.error { appendJSONString(Array(error.token.utf8)[...]) } else { line.append("null") }
+        line.append(",\"error_detail\":")
         if let failure = record.failure { appendJSONString(Array(failure.utf8)[...]) } else { line.append("null") }
         line.append(UInt8(ascii: "}"))
     }

@@ -19,7 +19,7 @@ extension ClientConnection {
             status = 503
             HeadWriter.writeLocalResponse(status: 503, reason: "Service Unavailable", body: Self.queueFullBody[...], includeBody: includeBody,
                                           keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10,
-                                          extraFields: Self.retryAfter, into: responseHead)
+                                          extraFields: Self.queueFullFields, into: responseHead)
         case .metrics:
             status = 200
             let body = server.renderMetrics()
@@ -35,6 +35,7 @@ extension ClientConnection {
 
     static let queueFullBody: [UInt8] = Array("too many requests waiting for the runtime\n".utf8)
     static let retryAfter: [UInt8] = Array("Retry-After: 1\r\n".utf8)
+    static let queueFullFields: [UInt8] = retryAfter + ProxyError.queueFull.field
 
     static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
@@ -59,6 +60,8 @@ extension ClientConnection {
         body.append(0x0A)
         var extra = machine.record.counted ? requestID.field : []
         if retryAfter { extra.append(contentsOf: Self.retryAfter) }
+        // Who failed: every error the proxy answers says so (docs/logging.md).
+        if let error = machine.record.error { extra.append(contentsOf: error.field) }
         HeadWriter.writeLocalResponse(status: status, reason: Self.reasonPhrase(status), body: body[...],
                                       includeBody: machine.exchange.method != .head, keepAlive: keepAlive,
                                       clientIsHTTP10: machine.exchange.clientIsHTTP10, extraFields: extra, into: responseHead)
@@ -72,7 +75,8 @@ extension ClientConnection {
     /// The request could not be parsed: 400, 414 or 431, and the connection
     /// closes (after a malformed message the next one cannot be found).
     func requestDidFail(_ error: ParseError) {
-        switch machine.requestFailed(reason: error.reason, readingHead: parser.isReadingHead, nowNanoseconds: server.loop.nowNanoseconds) {
+        switch machine.requestFailed(reason: error.reason, status: error.statusCode, readingHead: parser.isReadingHead,
+                                     nowNanoseconds: server.loop.nowNanoseconds) {
         case .abort: abort()
         case .respond: respondWithError(status: error.statusCode, detail: error.reason, keepClientOpen: false)
         }
@@ -113,7 +117,7 @@ extension ClientConnection {
                                             durationNanoseconds: accounting.durationNanoseconds,
                                             firstByteNanoseconds: record.firstByteNanoseconds,
                                             requestBytes: record.requestBodyBytes, responseBytes: record.responseBodyBytes,
-                                            requestID: requestID.id[...], failure: record.failureReason))
+                                            requestID: requestID.id[...], failure: record.failureReason, error: record.error))
     }
 
     func closeUpstream() {

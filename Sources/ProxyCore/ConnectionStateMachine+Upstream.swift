@@ -168,10 +168,10 @@ extension ConnectionStateMachine {
             exchange.retried = true
             return .retryNow
         case .respond(let status, let keepClientOpen):
-            record.failureReason = failure.reason
+            record.fail(ProxyError(failure), failure.reason)
             return .respond(status: status, keepClientOpen: keepClientOpen)
         case .abortClient:
-            record.failureReason = failure.reason
+            record.fail(ProxyError(failure), failure.reason)
             return .abort
         }
     }
@@ -222,16 +222,17 @@ extension ConnectionStateMachine {
             return (kind, .close)
         case .headerRead:
             exchange = ExchangeState()
-            record = Record(startNanoseconds: nowNanoseconds, failureReason: "request head not received within the header timeout")
+            record = Record(startNanoseconds: nowNanoseconds)
+            record.fail(.headerTimeout, "request head not received within the header timeout")
             return (kind, .respond(status: 408, detail: "Request Timeout", keepClientOpen: false, timedOut: false))
         case .queueWait:
             state = .awaitingRequest
             let reason = runtimeReady ? "waited too long for a free slot" : "runtime not ready in time"
-            record.failureReason = reason
+            record.fail(runtimeReady ? .queueTimeout : .runtimeStarting, reason)
             return (kind, .leaveQueue(detail: reason))
         case .upstreamConnect, .request:
             let timedOut = kind == .request
-            record.failureReason = timedOut ? "request timeout" : "upstream connect timeout"
+            if timedOut { record.fail(.requestTimeout, "request timeout") } else { record.fail(.connectTimeout, "upstream connect timeout") }
             switch exchange.recovery(after: kind) {
             case .respond(let status, let keepClientOpen):
                 // Kubeless clients expect exactly this body for the request
@@ -279,8 +280,8 @@ extension ConnectionStateMachine {
     /// The request could not be parsed. `readingHead`: the parser was in
     /// a head (a new exchange's clock starts; the old one's is kept while
     /// its request was being forwarded).
-    mutating func requestFailed(reason: String, readingHead: Bool, nowNanoseconds: UInt64) -> RequestFailureAction {
-        record.failureReason = reason
+    mutating func requestFailed(reason: String, status: Int, readingHead: Bool, nowNanoseconds: UInt64) -> RequestFailureAction {
+        record.fail(ProxyError(parseStatus: status), reason)
         if exchange.responseStarted { return .abort }
         if readingHead || state != .proxying { record.startNanoseconds = nowNanoseconds }
         return .respond
@@ -341,7 +342,7 @@ extension ConnectionStateMachine {
         if record.counted {
             // The client went away (or the proxy is closing it) mid-exchange:
             // logged as 499, nginx's "client closed request".
-            if record.failureReason == nil { record.failureReason = "client closed connection" }
+            if record.failureReason == nil { record.fail(.clientClosed, "client closed connection") }
             closing.recordStatus = exchange.responseStarted ? exchange.statusCode : 499
         }
         state = .closed

@@ -64,7 +64,9 @@ struct ConnectionStateMachine {
         var firstByteNanoseconds: UInt64?
         var requestBodyBytes = 0
         var responseBodyBytes = 0
+        /// Why the proxy ended the exchange: the detail (text log) and its token.
         var failureReason: String?
+        var error: ProxyError?
         /// The exchange went upstream (or waits to): counted in flight, and
         /// counted once more when it ends.
         var counted = false
@@ -268,7 +270,7 @@ struct ConnectionStateMachine {
             timeouts.queued(until: now + queueWait)
             return .waitInQueue
         case .rejected:
-            record.failureReason = "admission queue full"
+            record.fail(.queueFull, "admission queue full")
             state = .answeringLocally(.queueFull)
             return .answerQueueFull
         }
@@ -307,7 +309,7 @@ struct ConnectionStateMachine {
             return .forward(record.requestFraming)
         case .bufferingBody:
             guard let limit = bodyBufferLimit, record.requestBodyBytes <= limit else {
-                record.failureReason = "request body larger than the buffer limit"
+                record.fail(.bodyTooLarge, "request body larger than the buffer limit")
                 return .tooLarge(limit: bodyBufferLimit ?? 0)
             }
             return .collect
@@ -317,7 +319,7 @@ struct ConnectionStateMachine {
     }
 
     /// The server's budget for collected bodies has no room for this one.
-    mutating func bodyBuffersFull() { record.failureReason = "request body buffers are full" }
+    mutating func bodyBuffersFull() { record.fail(.bodyBuffersFull, "request body buffers are full") }
 
     /// The collected body went upstream whole.
     mutating func collectedBodySent() { exchange.requestBodyBytesSent = record.requestBodyBytes }
@@ -348,6 +350,8 @@ struct ConnectionStateMachine {
         case .answeringLocally(let route):
             return .answerLocally(route)
         case .refusingConnect:
+            // The token only: the text log has always shown no reason for it.
+            record.error = .methodNotAllowed
             return .refuseConnect
         case .bufferingBody:
             return .sendCollected(contentLength: record.requestBodyBytes)
@@ -390,18 +394,18 @@ struct ConnectionStateMachine {
             record.closeAfterResponse = true
             return .closeAfterResponse
         case .proxying, .queued, .bufferingBody:
-            record.failureReason = "client closed mid-request"
+            record.fail(.clientClosed, "client closed mid-request")
             return .abort
         default:
             if parserInMessage {
-                record.failureReason = "client closed mid-request"
+                record.fail(.clientClosed, "client closed mid-request")
                 return .abort
             }
             return .closeAfterQueuedOutput
         }
     }
 
-    mutating func clientFailed(_ errorName: String) { record.failureReason = "client \(errorName)" }
+    mutating func clientFailed(_ errorName: String) { record.fail(.clientError, "client \(errorName)") }
 
     // MARK: Back-pressure
 
@@ -409,4 +413,12 @@ struct ConnectionStateMachine {
     mutating func upstreamFull() { clientHeldBack = true }
     /// The upstream took what was queued: the client is read again.
     mutating func upstreamDrained() { clientHeldBack = false }
+}
+
+extension ConnectionStateMachine.Record {
+    /// The proxy ends the exchange for `error`; `detail` is the log's reason.
+    mutating func fail(_ error: ProxyError, _ detail: String) {
+        self.error = error
+        failureReason = detail
+    }
 }

@@ -78,9 +78,12 @@ final class UpstreamClient: StreamDelegate, HTTPParserDelegate {
     init(loop: EventLoop, target: UpstreamTarget, limits: HeadLimits, delegate: UpstreamClientDelegate) {
         // Upstream heads get generous limits: a runtime's cookies or
         // redirects may be long, and a bad upstream still hits a bound (502).
+        // A runtime's own X-Runtime-Proxy-Error is dropped (consumed): the
+        // header says the proxy made the answer.
         parser = HTTPParser(kind: .response, limits: HeadLimits(maxTargetBytes: limits.maxTargetBytes,
                                                                 maxHeaderBytes: max(limits.maxHeaderBytes, 64 * 1024),
-                                                                maxHeaderCount: max(limits.maxHeaderCount, 200)))
+                                                                maxHeaderCount: max(limits.maxHeaderCount, 200)),
+                            consumedField: ProxyError.consumedName)
         self.delegate = delegate
         switch target {
         case .tcp(let address): stream = Stream.connect(loop: loop, to: address, delegate: nil)

@@ -417,11 +417,11 @@ private func tunnellingMachine() -> Machine {
     // A bad request is answered before any response, and cuts the connection after one began.
     @Test func unparsableRequest() {
         var reading = Machine(timeouts: durations, now: 0)
-        #expect(reading.requestFailed(reason: "bad", readingHead: true, nowNanoseconds: 9) == .respond)
+        #expect(reading.requestFailed(reason: "bad", status: 400, readingHead: true, nowNanoseconds: 9) == .respond)
         #expect(reading.record.startNanoseconds == 9)
         var started = proxyingMachine()
         _ = started.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
-        #expect(started.requestFailed(reason: "bad", readingHead: false, nowNanoseconds: 9) == .abort)
+        #expect(started.requestFailed(reason: "bad", status: 400, readingHead: false, nowNanoseconds: 9) == .abort)
     }
 
     // An error the proxy answers ends the exchange: the next request's idle timeout starts.
@@ -544,6 +544,48 @@ private let expectations: [BuiltState: Expected] = [
         case .closed: nil
         }
         #expect(expiry?.0 == expected)
+    }
+}
+
+@Suite struct ProxyErrorTests {
+    // Each way the proxy ends an exchange carries its token, which the header and the JSON log use.
+    @Test func failuresCarryTheirToken() {
+        var refused = proxyingMachine()
+        _ = refused.upstreamFailed(.refused("ECONNREFUSED"), client: nothingKept, runtime: unsupervised, now: 1_100)
+        #expect(refused.record.error == .upstreamRefused)
+        var slow = proxyingMachine()
+        slow.upstreamConnected()
+        _ = slow.timeoutExpired(now: 181_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
+        #expect(slow.record.error == .requestTimeout)
+        var connecting = proxyingMachine()
+        _ = connecting.timeoutExpired(now: 6_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
+        #expect(connecting.record.error == .connectTimeout)
+        for (ready, token) in [(true, ProxyError.queueTimeout), (false, .runtimeStarting)] {
+            var queued = Machine(timeouts: durations, now: 0)
+            _ = queued.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
+            _ = queued.admissionDecided(.queued, now: 0, queueWait: 1_000)
+            _ = queued.timeoutExpired(now: 1_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: ready)
+            #expect(queued.record.error == token)
+        }
+        var full = Machine(timeouts: durations, now: 0)
+        _ = full.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
+        _ = full.admissionDecided(.rejected, now: 0, queueWait: 1_000)
+        #expect(full.record.error == .queueFull)
+        var bad = Machine(timeouts: durations, now: 0)
+        _ = bad.requestFailed(reason: "too big", status: 431, readingHead: true, nowNanoseconds: 0)
+        #expect(bad.record.error == .headersTooLarge)
+        var gone = proxyingMachine()
+        #expect(gone.closeNow()?.recordStatus == 499)
+        #expect(gone.record.error == .clientClosed)
+    }
+
+    // Upstream failures map one to one; parse errors by their status.
+    @Test func tokensFromFailures() {
+        #expect(ProxyError(.reset("x")).token == "upstream-reset")
+        #expect(ProxyError(.malformed("x")).token == "invalid-response")
+        #expect(ProxyError(parseStatus: 414) == .uriTooLong)
+        #expect(ProxyError(parseStatus: 505) == .badRequest)
+        #expect(String(decoding: ProxyError.queueFull.field, as: UTF8.self) == "X-Runtime-Proxy-Error: queue-full\r\n")
     }
 }
 

@@ -9,6 +9,7 @@ Routes (any method):
   /bytes?n=N          N bytes (a repeating pattern) with Content-Length
   /sleep?ms=M         answers after M milliseconds
   /header?name=v      sets response header X-Test: v and Set-Cookie twice
+  /forged-error       502 "mine" with X-Runtime-Proxy-Error: upstream-refused
   /gated?id=X         chunked: sends "first\n", waits (20 s at most) for /release?id=X, sends "second\n"
   /release?id=X       releases the gated response X
 Arguments: [port] or --unix PATH.
@@ -136,6 +137,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/sleep":
             time.sleep(int(query.get("ms", ["100"])[0]) / 1000)
             return self.send_body(200, b"slept")
+        if url.path == "/forged-error":
+            # A runtime that claims the proxy failed: the proxy must drop it.
+            return self.send_body(502, b"mine", extra=[("X-Runtime-Proxy-Error", "upstream-refused")])
         if url.path == "/header":
             return self.send_body(200, b"headers", extra=[("X-Test", query.get("name", [""])[0]),
                                                          ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
