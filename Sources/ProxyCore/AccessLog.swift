@@ -11,6 +11,8 @@ struct AccessRecord {
     var requestBytes: Int
     var responseBytes: Int
     var requestID: ArraySlice<UInt8>
+    /// The W3C trace id (32 hex digits), or empty.
+    var traceID: ArraySlice<UInt8> = []
     /// Why the proxy ended the exchange: the detail, and its token.
     var failure: String?
     var error: ProxyError? = nil
@@ -143,6 +145,8 @@ final class AccessLog {
         appendJSONString(head.firstValue(of: .userAgent) ?? [])
         line.append(",\"request_id\":")
         appendJSONString(record.requestID)
+        line.append(",\"trace_id\":")
+        if record.traceID.isEmpty { line.append("null") } else { appendJSONString(record.traceID) }
         line.append(",\"error\":")
         if let error = record.error { appendJSONString(Array(error.token.utf8)[...]) } else { line.append("null") }
         line.append(",\"error_detail\":")

@@ -42,7 +42,7 @@ extension ClientConnection {
         collected.fields.append(contentsOf: Self.lineEnd)
         if requestID.madeHere { collected.fields.append(contentsOf: requestID.field) }
         HeadWriter.writeRequest(parser.head, framing: .contentLength, forwarding: forwarding, extraFields: collected.fields,
-                                into: requestHead)
+                                moreFields: trace.madeHere ? trace.upstreamField : [], into: requestHead)
         attachUpstream(retrying: false)
         if !collected.bytes.isEmpty { upstream?.send(collected.bytes) }
         machine.collectedBodySent()

@@ -117,7 +117,8 @@ extension ClientConnection {
                                             durationNanoseconds: accounting.durationNanoseconds,
                                             firstByteNanoseconds: record.firstByteNanoseconds,
                                             requestBytes: record.requestBodyBytes, responseBytes: record.responseBodyBytes,
-                                            requestID: requestID.id[...], failure: record.failureReason, error: record.error))
+                                            requestID: requestID.id[...], traceID: trace.traceID[...], failure: record.failureReason,
+                                            error: record.error))
     }
 
     func closeUpstream() {

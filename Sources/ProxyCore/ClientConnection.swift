@@ -30,6 +30,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
     /// state machine is proxying or tunnelling).
     var upstream: UpstreamClient?
     var requestID = RequestIDField()
+    var trace = TraceContext()
     var pendingInput: [UInt8] = []
     var spareInput: [UInt8] = []
     let requestHead = HeadBuffer()
@@ -215,11 +216,13 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
             requestTimeout: RequestTimeoutHeader.milliseconds(in: head))
         guard machine.requestHeadCompleted(facts, now: now, nowNanoseconds: server.loop.nowNanoseconds) == .forward else {
             requestID.clear()
+            trace.clear()
             return .asFramed
         }
         let idMadeHere = requestID.begin(sent: head.firstValue(of: .requestID), generator: &server.requestIDs)
+        trace.begin(sent: head.firstValue(of: .traceparent), generate: server.config.generateTraceContext, generator: &server.requestIDs)
         HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: idMadeHere ? requestID.field : [],
-                                into: requestHead)
+                                moreFields: trace.madeHere ? trace.upstreamField : [], into: requestHead)
         let decision = server.admission.request(self)
         switch machine.admissionDecided(decision, now: now, queueWait: server.queueWaitMilliseconds) {
         case .sendUpstream:

@@ -94,6 +94,8 @@ public struct ProxyConfig: Sendable {
     /// The bytes all connections together may hold collecting bodies; a
     /// body that would pass it gets 503 with Retry-After.
     public var requestBodyBufferTotal = Defaults.requestBodyBufferTotal
+    /// Make a W3C `traceparent` for requests that come without one (`--trace-context`).
+    public var generateTraceContext = true
     /// After SIGTERM: how long new connections are still accepted.
     public var drainDelayMilliseconds = Defaults.drainDelayMilliseconds
     /// After the listener closes: how long in-flight requests may take (`SHUTDOWN_TIMEOUT`).

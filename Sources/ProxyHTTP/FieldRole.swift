@@ -21,6 +21,8 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
     case forwardedFor
     case forwardedProto
     case forwardedHost
+    /// W3C Trace Context's `traceparent`.
+    case traceparent
 
     /// Classifies a field name (any ASCII case) without allocating.
     /// `consumed`: the lower-case name of the field that is `.consumed`.
@@ -35,6 +37,7 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
             if matches(name, "connection") { return .connection }
             if matches(name, "keep-alive") { return .hopByHop }
             if matches(name, "user-agent") { return .userAgent }
+        case 11: if matches(name, "traceparent") { return .traceparent }
         case 12: if matches(name, "x-request-id") { return .requestID }
         case 14:
             if matches(name, "content-length") { return .contentLength }

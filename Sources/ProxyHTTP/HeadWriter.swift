@@ -16,9 +16,10 @@ public enum HeadWriter {
     }
 
     /// The request line and fields for the upstream, always HTTP/1.1.
-    /// `extraFields` holds complete `Name: value\r\n` lines to add.
+    /// `extraFields` and `moreFields` hold complete `Name: value\r\n` lines
+    /// to add (two, so callers need not join them).
     public static func writeRequest(_ head: MessageHead, framing: BodyFraming, forwarding: Forwarding,
-                                    extraFields: [UInt8] = [], into out: HeadBuffer) {
+                                    extraFields: [UInt8] = [], moreFields: [UInt8] = [], into out: HeadBuffer) {
         out.removeAll()
         head.bytes.withUnsafeBufferPointer { bytes in
             append(bytes, head.methodRange, to: out)
@@ -70,12 +71,13 @@ public enum HeadWriter {
             }
         }
         out.append(extraFields)
+        if !moreFields.isEmpty { out.append(moreFields) }
         out.append("\r\n")
     }
 
     /// The status line and fields for the client, always `HTTP/1.1`.
     public static func writeResponse(_ head: MessageHead, framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool,
-                                     extraFields: [UInt8] = [], into out: HeadBuffer) {
+                                     extraFields: [UInt8] = [], moreFields: [UInt8] = [], into out: HeadBuffer) {
         out.removeAll()
         out.append("HTTP/1.1 ")
         appendStatus(head.statusCode, into: out)
@@ -106,6 +108,7 @@ public enum HeadWriter {
             appendConnection(keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10, into: out)
         }
         out.append(extraFields)
+        if !moreFields.isEmpty { out.append(moreFields) }
         out.append("\r\n")
     }
 

@@ -110,6 +110,9 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "The bytes all connections together may hold collecting request bodies; past it, 503 with Retry-After (env PROXY_BUFFER_REQUEST_TOTAL, default \(ConfigParsing.byteSizeText(Defaults.requestBodyBufferTotal))).")
     var bufferRequestTotal: String?
 
+    @Option(help: "on: a request without a W3C traceparent gets one made here (sent upstream, returned as traceresponse); off: traceparent only passes through (env PROXY_TRACE_CONTEXT, default on).")
+    var traceContext: String?
+
     @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default \(Defaults.failureStatuses)).")
     var failureStatuses: String?
 
@@ -238,6 +241,11 @@ struct RuntimeProxyCommand: ParsableCommand {
                 throw ValidationError("request body buffer total '\(totalText)' is not a size above 0 (bytes, or with k, m, g)")
             }
             config.requestBodyBufferTotal = total
+        }
+        switch traceContext ?? environment["PROXY_TRACE_CONTEXT"] ?? "on" {
+        case "on": config.generateTraceContext = true
+        case "off": config.generateTraceContext = false
+        case let other: throw ValidationError("trace context '\(other)' is not on or off")
         }
         if let statusesText = failureStatuses ?? environment["PROXY_FAILURE_STATUSES"] {
             guard let statuses = FailureStatuses.parse(statusesText) else {
