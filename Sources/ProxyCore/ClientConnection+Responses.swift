@@ -117,7 +117,7 @@ extension ClientConnection {
                                             durationNanoseconds: accounting.durationNanoseconds,
                                             firstByteNanoseconds: record.firstByteNanoseconds,
                                             requestBytes: record.requestBodyBytes, responseBytes: record.responseBodyBytes,
-                                            requestID: requestID.id[...], traceID: trace.traceID[...], failure: record.failureReason,
+                                            requestID: requestID.id[...], traceID: server.config.accessLog == .json ? trace.traceID : [], failure: record.failureReason,
                                             error: record.error))
     }
 

@@ -81,7 +81,7 @@ extension ClientConnection {
             server.metrics.recordFirstByte(method: machine.exchange.method, nanoseconds: machine.record.firstByteNanoseconds ?? 0)
             HeadWriter.writeResponse(head, framing: framing, keepAlive: keepAlive, clientIsHTTP10: machine.exchange.clientIsHTTP10,
                                      extraFields: head.contains(.requestID) ? [] : requestID.field,
-                                     moreFields: trace.madeHere ? trace.responseField : [], into: responseHead)
+                                     moreFields: trace.returnsTrace ? trace.responseField : [], into: responseHead)
             responseHead.withBytes { stream.write($0) }
             // Many runtimes write the head, then the body: the head waits for
             // the body's first bytes, so the client gets one write, not two.

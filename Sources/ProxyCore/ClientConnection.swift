@@ -220,7 +220,8 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
             return .asFramed
         }
         let idMadeHere = requestID.begin(sent: head.firstValue(of: .requestID), generator: &server.requestIDs)
-        trace.begin(sent: head.firstValue(of: .traceparent), generate: server.config.generateTraceContext, generator: &server.requestIDs)
+        trace.begin(sent: head.firstValue(of: .traceparent), generate: server.config.generateTraceContext,
+                    requestID: idMadeHere ? requestID.id : nil, generator: &server.requestIDs)
         HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: idMadeHere ? requestID.field : [],
                                 moreFields: trace.madeHere ? trace.upstreamField : [], into: requestHead)
         let decision = server.admission.request(self)

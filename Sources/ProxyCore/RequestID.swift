@@ -8,7 +8,7 @@ struct RequestIDGenerator {
 
     init(seed: UInt64 = UInt64.random(in: .min ... .max)) { state = seed }
 
-    private mutating func next() -> UInt64 {
+    mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var mixed = state
         mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9

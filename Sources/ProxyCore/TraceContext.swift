@@ -2,53 +2,79 @@ import ProxyHTTP
 
 /// W3C Trace Context for the exchange in progress. A `traceparent` from the
 /// client passes through unchanged and its trace id is logged; without one
-/// the proxy makes one (`00-<trace id>-<span id>-01`, random, sampled), sends
-/// it upstream and returns it to the client as `traceresponse`, so the
-/// runtime, the access log and the client join on one trace id. Buffers are
-/// reused from exchange to exchange.
+/// the proxy makes one (`00-<trace id>-<span id>-01`, sampled) and sends it
+/// upstream, so the runtime, the access log and the client join on one trace
+/// id. The trace id is the request id when the proxy made that too (both are
+/// 32 random hex digits): the client has it as `X-Request-Id`. Otherwise
+/// (the client named its own request id) the response carries the made
+/// traceparent back as `traceresponse`.
+///
+/// The field is a fixed-layout template made once; a new trace only
+/// overwrites its digits in place.
 struct TraceContext {
-    /// The 32 hex digits of the trace id; empty when there is none to log.
-    private(set) var traceID: [UInt8] = []
-    /// `traceparent: ...\r\n` for the upstream's head, when made here.
-    private(set) var upstreamField: [UInt8] = []
-    /// `traceresponse: ...\r\n` for the client's response, when made here.
-    private(set) var responseField: [UInt8] = []
+    /// The proxy made this exchange's traceparent.
     private(set) var madeHere = false
-    private var spanID: [UInt8] = []
+    /// The client gets `responseField` (the trace id is not its request id).
+    private(set) var returnsTrace = false
+    /// `traceparent: 00-<32>-<16>-01\r\n`, for the upstream's head.
+    private(set) var upstreamField = Self.template("traceparent: ")
+    /// `traceresponse: 00-<32>-<16>-01\r\n`, when `returnsTrace`.
+    private(set) var responseField = Self.template("traceresponse: ")
+    /// The client's trace id, when it sent a valid traceparent.
+    private var clientTraceID: [UInt8] = []
+    private var hasClientTraceID = false
+
+    private static let traceOffset = "traceparent: 00-".utf8.count
+    private static let spanOffset = traceOffset + 33
+    private static let valueOffset = "traceparent: ".utf8.count
+    private static let responseName: [UInt8] = Array("traceresponse: ".utf8)
+
+    private static func template(_ name: String) -> [UInt8] {
+        Array(name.utf8) + Array("00-".utf8) + [UInt8](repeating: 0x30, count: 32) + [0x2D] + [UInt8](repeating: 0x30, count: 16)
+            + Array("-01\r\n".utf8)
+    }
+
+    /// The trace id to log, or empty.
+    var traceID: ArraySlice<UInt8> {
+        if madeHere { return upstreamField[Self.traceOffset..<Self.traceOffset + 32] }
+        return hasClientTraceID ? clientTraceID[...] : []
+    }
 
     /// A request the proxy answers itself has no trace.
     mutating func clear() {
-        traceID.removeAll(keepingCapacity: true)
         madeHere = false
+        returnsTrace = false
+        hasClientTraceID = false
     }
 
-    /// Takes the client's `traceparent` (`sent`), or makes one when `generate`.
-    mutating func begin(sent: ArraySlice<UInt8>?, generate: Bool, generator: inout RequestIDGenerator) {
+    /// Takes the client's `traceparent` (`sent`), or makes one when
+    /// `generate`, its trace id `requestID` (an id the proxy just made, 32
+    /// hex digits) or, without one, new.
+    mutating func begin(sent: ArraySlice<UInt8>?, generate: Bool, requestID: [UInt8]?, generator: inout RequestIDGenerator) {
         madeHere = false
+        returnsTrace = false
+        hasClientTraceID = false
         if let sent {
-            traceID.removeAll(keepingCapacity: true)
-            if let id = Self.traceID(in: sent) { traceID.append(contentsOf: id) }
+            if let id = Self.traceID(in: sent) {
+                clientTraceID.removeAll(keepingCapacity: true)
+                clientTraceID.append(contentsOf: id)
+                hasClientTraceID = true
+            }
             return
         }
-        guard generate else {
-            traceID.removeAll(keepingCapacity: true)
-            return
-        }
-        generator.generate(into: &traceID)
-        generator.generate(into: &spanID)
+        guard generate else { return }
         madeHere = true
-        Self.write(Self.traceparentName, traceID, spanID[..<16], into: &upstreamField)
-        Self.write(Self.traceresponseName, traceID, spanID[..<16], into: &responseField)
-    }
-
-    private static func write(_ name: [UInt8], _ trace: [UInt8], _ span: ArraySlice<UInt8>, into field: inout [UInt8]) {
-        field.removeAll(keepingCapacity: true)
-        field.append(contentsOf: name)
-        field.append(contentsOf: version)
-        field.append(contentsOf: trace)
-        field.append(0x2D)
-        field.append(contentsOf: span)
-        field.append(contentsOf: sampledEnd)
+        if let requestID, requestID.count == 32 {
+            upstreamField.writeHexDigits(of: generator.next(), at: Self.spanOffset, copying: requestID, at: Self.traceOffset)
+            return
+        }
+        // The client named its own request id: a new trace id, returned to it.
+        var traceID: [UInt8] = []
+        generator.generate(into: &traceID)
+        upstreamField.writeHexDigits(of: generator.next(), at: Self.spanOffset, copying: traceID, at: Self.traceOffset)
+        // (A rare path: copies are fine here.)
+        responseField = Self.responseName + upstreamField[Self.valueOffset...]
+        returnsTrace = true
     }
 
     /// The trace id of a valid `traceparent` value (version 00 layout:
@@ -67,9 +93,4 @@ struct TraceContext {
     }
 
     private static func isLowerHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
-
-    private static let traceparentName: [UInt8] = Array("traceparent: ".utf8)
-    private static let traceresponseName: [UInt8] = Array("traceresponse: ".utf8)
-    private static let version: [UInt8] = Array("00-".utf8)
-    private static let sampledEnd: [UInt8] = Array("-01\r\n".utf8)
 }

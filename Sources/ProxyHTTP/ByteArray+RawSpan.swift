@@ -35,3 +35,23 @@ private func hexDigit(_ value: UInt64) -> UInt8 {
     let nibble = UInt8(truncatingIfNeeded: value & 0xF)
     return nibble < 10 ? 0x30 + nibble : 0x57 + nibble
 }
+
+extension Array where Element == UInt8 {
+    /// Writes the 16 hex digits of `value` (lower case, most significant
+    /// first) at `offset`, in place, and then `source` at `copyOffset` (one
+    /// memcpy): a made traceparent's span id and trace id in one call. The
+    /// array must hold them all.
+    public mutating func writeHexDigits(of value: UInt64, at offset: Int, copying source: [UInt8], at copyOffset: Int) {
+        precondition(offset >= 0 && offset + 16 <= count && copyOffset >= 0 && copyOffset + source.count <= count,
+                     "hex digits out of range")
+        withUnsafeMutableBufferPointer { bytes in
+            for index in 0..<16 {
+                bytes[offset + index] = hexDigit(value >> UInt64(60 - 4 * index))
+            }
+            source.withUnsafeBufferPointer { from in
+                guard let target = bytes.baseAddress, let start = from.baseAddress else { return }
+                (target + copyOffset).update(from: start, count: from.count)
+            }
+        }
+    }
+}

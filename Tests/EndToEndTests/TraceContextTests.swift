@@ -29,8 +29,23 @@ import Testing
         let made = try #require(seen.first)
         #expect(seen.count == 1)
         #expect(made.range(of: "^00-[0-9a-f]{32}-[0-9a-f]{16}-01$", options: .regularExpression) != nil, "\(made)")
-        #expect(response.header("traceresponse") == made)
         #expect(log["trace_id"] as? String == String(made.dropFirst(3).prefix(32)))
+        // The proxy made the request id too: the trace id is that id, which the client has; no traceresponse.
+        #expect(response.header("X-Request-Id") == String(made.dropFirst(3).prefix(32)))
+        #expect(response.header("traceresponse") == nil)
+    }
+
+    // A client that names its own request id but sends no traceparent gets the made one back as traceresponse.
+    @Test func returnedWhenTheRequestIdIsTheClients() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address)
+        let client = try RawClient(port: proxy.port)
+        try client.send("GET /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: mine-1\r\n\r\n")
+        let response = try client.readResponse()
+        let headers = try #require(KubelessRuntimeTests.jsonObject(response)["headers"] as? [[String]])
+        let made = try #require(headers.first { $0[0].lowercased() == "traceparent" }?[1])
+        #expect(response.header("traceresponse") == made)
+        #expect(response.header("X-Request-Id") == "mine-1")
     }
 
     // A client's traceparent passes unchanged and alone; nothing comes back; the log has its trace id.
