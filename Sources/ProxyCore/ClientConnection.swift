@@ -243,7 +243,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
 
     func parser(_ parser: HTTPParser, didReceiveBody bytes: RawSpan) {
         let framing: BodyFraming
-        switch machine.requestBodyArrived(byteCount: bytes.byteCount) {
+        switch machine.requestBodyArrived(byteCount: bytes.byteCount, now: now) {
         case .drop: return
         case .forward(let how): framing = how
         case .collect:
@@ -267,7 +267,7 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
 
     func parserDidCompleteMessage(_ parser: HTTPParser) -> Bool {
         let healthPending = !server.isDraining && server.health.awaitsFirstCheck
-        switch machine.requestCompleted(firstHealthCheckPending: healthPending) {
+        switch machine.requestCompleted(firstHealthCheckPending: healthPending, now: now) {
         case .waitForHealthCheck:
             // Paused until the first health check answers.
             server.health.waitForFirstCheck(self)

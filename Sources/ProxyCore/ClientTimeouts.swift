@@ -15,6 +15,10 @@ public enum TimeoutKind: String, Sendable, Equatable {
     case linger = "linger"
     /// A request waited too long for the runtime to be ready or for a free slot.
     case queueWait = "queue_wait"
+    /// The whole request went upstream and no response byte came back in time.
+    case responseStart = "response_start"
+    /// A response under way carried no byte either way for too long.
+    case responseIdle = "response_idle"
 }
 
 /// The deadlines of one client connection: a pure value that the connection
@@ -28,14 +32,21 @@ public struct ClientTimeouts: Sendable, Equatable {
         public var request: UInt64
         public var tunnelIdle: UInt64
         public var linger: UInt64
+        /// 0: off (the default).
+        public var responseStart: UInt64
+        /// 0: off (the default).
+        public var responseIdle: UInt64
 
-        public init(clientIdle: UInt64, headerRead: UInt64, upstreamConnect: UInt64, request: UInt64, tunnelIdle: UInt64, linger: UInt64 = 2_000) {
+        public init(clientIdle: UInt64, headerRead: UInt64, upstreamConnect: UInt64, request: UInt64, tunnelIdle: UInt64, linger: UInt64 = 2_000,
+                    responseStart: UInt64 = 0, responseIdle: UInt64 = 0) {
             self.clientIdle = clientIdle
             self.headerRead = headerRead
             self.upstreamConnect = upstreamConnect
             self.request = request
             self.tunnelIdle = tunnelIdle
             self.linger = linger
+            self.responseStart = responseStart
+            self.responseIdle = responseIdle
         }
     }
 
@@ -52,6 +63,10 @@ public struct ClientTimeouts: Sendable, Equatable {
     private var connectingSince: UInt64?
     private var requestDeadline: UInt64?
     private var queuedUntil: UInt64?
+    /// When the whole request went upstream (the response-start timeout runs).
+    private var awaitingResponseSince: UInt64?
+    /// The last byte either way while a response is under way (the response idle timeout runs).
+    private var responseActiveAt: UInt64?
 
     public init(durations: Durations, now: UInt64) {
         self.durations = durations
@@ -76,23 +91,44 @@ public struct ClientTimeouts: Sendable, Equatable {
     public mutating func connectStarted(now: UInt64) { connectingSince = now }
     public mutating func connectFinished() { connectingSince = nil }
 
-    public mutating func exchangeEnded(now: UInt64) {
-        phase = .idle(since: now)
+    /// The whole request is upstream: the response-start timeout starts (if on).
+    public mutating func requestSent(now: UInt64) {
+        if durations.responseStart > 0 { awaitingResponseSince = now }
+    }
+
+    /// The response's first byte (a head, interim or final): the
+    /// response-start timeout stops, the response idle timeout starts (if on).
+    public mutating func responseBegan(now: UInt64) {
+        awaitingResponseSince = nil
+        if durations.responseIdle > 0 { responseActiveAt = now }
+    }
+
+    /// A byte either way while the response is under way.
+    public mutating func responseActivity(now: UInt64) {
+        if responseActiveAt != nil { responseActiveAt = now }
+    }
+
+    private mutating func clearExchangeDeadlines() {
         connectingSince = nil
         requestDeadline = nil
+        awaitingResponseSince = nil
+        responseActiveAt = nil
+    }
+
+    public mutating func exchangeEnded(now: UInt64) {
+        phase = .idle(since: now)
+        clearExchangeDeadlines()
         queuedUntil = nil
     }
 
     public mutating func tunnelActivity(now: UInt64) {
         phase = .tunnel(lastActivity: now)
-        connectingSince = nil
-        requestDeadline = nil
+        clearExchangeDeadlines()
     }
 
     public mutating func lingerStarted(now: UInt64) {
         phase = .lingering(since: now)
-        connectingSince = nil
-        requestDeadline = nil
+        clearExchangeDeadlines()
     }
 
     /// The earliest deadline and what it guards.
@@ -109,6 +145,12 @@ public struct ClientTimeouts: Sendable, Equatable {
             result = (connectingSince + durations.upstreamConnect, .upstreamConnect)
         }
         if let queuedUntil, queuedUntil < result.0 { result = (queuedUntil, .queueWait) }
+        if let since = awaitingResponseSince, since + durations.responseStart < result.0 {
+            result = (since + durations.responseStart, .responseStart)
+        }
+        if let active = responseActiveAt, active + durations.responseIdle < result.0 {
+            result = (active + durations.responseIdle, .responseIdle)
+        }
         return result
     }
 

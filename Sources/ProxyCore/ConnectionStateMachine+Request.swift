@@ -106,10 +106,11 @@ extension ConnectionStateMachine {
     }
 
     /// A run of request body bytes: whether (and how) it goes upstream.
-    mutating func requestBodyArrived(byteCount: Int) -> BodyAction {
+    mutating func requestBodyArrived(byteCount: Int, now: UInt64) -> BodyAction {
         record.requestBodyBytes += byteCount
         switch state {
         case .proxying:
+            timeouts.responseActivity(now: now)
             exchange.requestBodyBytesSent += byteCount
             return .forward(record.requestFraming)
         case .bufferingBody:
@@ -146,7 +147,7 @@ extension ConnectionStateMachine {
 
     /// The whole request has been read. `firstHealthCheckPending`: no health
     /// check has finished yet and the proxy is not draining.
-    mutating func requestCompleted(firstHealthCheckPending: Bool) -> MessageEndAction {
+    mutating func requestCompleted(firstHealthCheckPending: Bool, now: UInt64) -> MessageEndAction {
         exchange.requestComplete = true
         switch state {
         case .answeringLocally(.health) where firstHealthCheckPending:
@@ -161,6 +162,8 @@ extension ConnectionStateMachine {
         case .bufferingBody:
             return .sendCollected(contentLength: record.requestBodyBytes)
         default:
+            // The whole request is upstream now: the response-start timeout runs.
+            if state == .proxying { timeouts.requestSent(now: now) }
             return .forwarded(lastChunk: record.requestFraming == .chunked && state == .proxying)
         }
     }

@@ -8,6 +8,8 @@ extension ConnectionStateMachine {
     /// whether it must report its drain: the client is held back for it.
     mutating func upstreamAttached(reused: Bool, now: UInt64) -> Bool {
         if !reused { timeouts.connectStarted(now: now) }
+        // A retry sends the whole request again: the response-start timeout restarts.
+        if exchange.requestComplete { timeouts.requestSent(now: now) }
         exchange.upstreamWasReused = reused
         exchange.replayable = true
         state = .proxying
@@ -48,7 +50,8 @@ extension ConnectionStateMachine {
         case relayFinal(keepAlive: Bool, holdForBody: Bool, expectBody: Bool)
     }
 
-    mutating func responseHeadArrived(_ facts: ResponseFacts, draining: Bool, nowNanoseconds: UInt64) -> ResponseHeadAction {
+    mutating func responseHeadArrived(_ facts: ResponseFacts, draining: Bool, now: UInt64, nowNanoseconds: UInt64) -> ResponseHeadAction {
+        timeouts.responseBegan(now: now)
         if facts.statusCode < 200 {
             if facts.statusCode == 101 && exchange.isUpgrade {
                 if let refusal = facts.upgradeRefusal {
@@ -73,7 +76,8 @@ extension ConnectionStateMachine {
     }
 
     /// A run of response body bytes; returns whether it is re-chunked.
-    mutating func responseBodyArrived(byteCount: Int) -> Bool {
+    mutating func responseBodyArrived(byteCount: Int, now: UInt64) -> Bool {
+        timeouts.responseActivity(now: now)
         record.responseBodyBytes += byteCount
         return exchange.responseFraming == .chunked
     }
@@ -230,15 +234,28 @@ extension ConnectionStateMachine {
             let reason = runtimeReady ? "waited too long for a free slot" : "runtime not ready in time"
             record.fail(runtimeReady ? .queueTimeout : .runtimeStarting, reason)
             return (kind, .leaveQueue(detail: reason))
-        case .upstreamConnect, .request:
-            let timedOut = kind == .request
-            if timedOut { record.fail(.requestTimeout, "request timeout") } else { record.fail(.connectTimeout, "upstream connect timeout") }
+        case .upstreamConnect, .request, .responseStart, .responseIdle:
+            // The function's own timeouts count as timeouts; the connect timeout is the runtime not accepting.
+            let timedOut = kind != .upstreamConnect
+            let detail: String
+            switch kind {
+            case .request:
+                record.fail(.requestTimeout, "request timeout")
+                // Kubeless clients expect exactly this body (with the newline Go's http.Error adds).
+                detail = "Timeout exceeded"
+            case .responseStart:
+                record.fail(.responseStartTimeout, "no response within the response start timeout")
+                detail = "no response within the response start timeout"
+            case .responseIdle:
+                record.fail(.responseIdleTimeout, "response idle timeout")
+                detail = "response idle timeout"
+            default:
+                record.fail(.connectTimeout, "upstream connect timeout")
+                detail = "upstream connect timeout"
+            }
             switch exchange.recovery(after: kind) {
             case .respond(let status, let keepClientOpen):
-                // Kubeless clients expect exactly this body for the request
-                // timeout (with the newline Go's http.Error adds).
-                return (kind, .respond(status: status, detail: timedOut ? "Timeout exceeded" : "upstream connect timeout",
-                                       keepClientOpen: keepClientOpen, timedOut: timedOut))
+                return (kind, .respond(status: status, detail: detail, keepClientOpen: keepClientOpen, timedOut: timedOut))
             case .abortClient, .retryOnFreshConnection, .retryAfterDelay:
                 return (kind, .abort(timedOut: timedOut))
             }

@@ -96,7 +96,7 @@ public struct ExchangeState: Sendable {
     public func recovery(after timeout: TimeoutKind) -> ExchangeRecovery {
         if responseStarted { return .abortClient }
         switch timeout {
-        case .upstreamConnect: return .respond(status: 504, keepClientOpen: requestComplete)
+        case .upstreamConnect, .responseStart: return .respond(status: 504, keepClientOpen: requestComplete)
         default: return .respond(status: 408, keepClientOpen: false)
         }
     }

@@ -32,6 +32,10 @@ public struct ProxyConfig: Sendable {
     public var upstreamIdleTimeoutMilliseconds = Defaults.upstreamIdleTimeoutMilliseconds
     /// An upgraded (tunnelled) connection with no bytes either way.
     public var tunnelIdleTimeoutMilliseconds = Defaults.tunnelIdleTimeoutMilliseconds
+    /// Whole request upstream -> first response byte; 0: off (the default).
+    public var responseStartTimeoutMilliseconds: UInt64 = 0
+    /// No byte either way while a response is under way; 0: off (the default).
+    public var responseIdleTimeoutMilliseconds: UInt64 = 0
     /// At most this many idle upstream connections. Not a working-set size:
     /// idle connections close after `upstreamIdleTimeoutMilliseconds`, and the
     /// pool keeps what the peak concurrency needed (no connection is opened

@@ -12,6 +12,8 @@ enum ProxyError: String, Sendable, CaseIterable {
     case invalidResponse = "invalid-response"
     case connectTimeout = "connect-timeout"
     case requestTimeout = "request-timeout"
+    case responseStartTimeout = "response-start-timeout"
+    case responseIdleTimeout = "response-idle-timeout"
     case headerTimeout = "header-timeout"
     case queueFull = "queue-full"
     case queueTimeout = "queue-timeout"

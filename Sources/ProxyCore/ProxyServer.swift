@@ -45,7 +45,8 @@ public final class ProxyServer: SignalWatcherDelegate {
         timeoutDurations = ClientTimeouts.Durations(
             clientIdle: config.clientIdleTimeoutMilliseconds, headerRead: config.headerTimeoutMilliseconds,
             upstreamConnect: config.connectTimeoutMilliseconds, request: config.requestTimeoutMilliseconds,
-            tunnelIdle: config.tunnelIdleTimeoutMilliseconds)
+            tunnelIdle: config.tunnelIdleTimeoutMilliseconds, responseStart: config.responseStartTimeoutMilliseconds,
+            responseIdle: config.responseIdleTimeoutMilliseconds)
         failureStatuses = config.failureStatuses
         healthPath = Array(config.healthPath.utf8)
         metricsPath = Array(config.metricsPath.utf8)

@@ -50,6 +50,12 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "Idle time after which an upgraded (WebSocket) connection is closed (env PROXY_TUNNEL_IDLE_TIMEOUT, default \(seconds(Defaults.tunnelIdleTimeoutMilliseconds))).")
     var tunnelIdleTimeout: String?
 
+    @Option(help: "Seconds from the whole request reaching the runtime to its first response byte; past it, 504 (env PROXY_RESPONSE_START_TIMEOUT, default off).")
+    var responseStartTimeout: String?
+
+    @Option(help: "Seconds a response under way may carry no byte either way; past it, the response is cut (env PROXY_RESPONSE_IDLE_TIMEOUT, default off).")
+    var responseIdleTimeout: String?
+
     @Option(help: "At most this many idle upstream connections; idle ones close after --upstream-idle-timeout (env PROXY_MAX_IDLE_UPSTREAM, default: half the open-file limit).")
     var maxIdleUpstream: Int?
 
@@ -176,6 +182,10 @@ struct RuntimeProxyCommand: ParsableCommand {
                                                               environment, default: Defaults.upstreamIdleTimeoutMilliseconds)
         config.tunnelIdleTimeoutMilliseconds = try duration(tunnelIdleTimeout, "--tunnel-idle-timeout", env: "PROXY_TUNNEL_IDLE_TIMEOUT",
                                                             environment, default: Defaults.tunnelIdleTimeoutMilliseconds)
+        config.responseStartTimeoutMilliseconds = try duration(responseStartTimeout, "--response-start-timeout",
+                                                               env: "PROXY_RESPONSE_START_TIMEOUT", environment, default: 0, allowOff: true)
+        config.responseIdleTimeoutMilliseconds = try duration(responseIdleTimeout, "--response-idle-timeout",
+                                                              env: "PROXY_RESPONSE_IDLE_TIMEOUT", environment, default: 0, allowOff: true)
         if let maxIdle = try maxIdleUpstream ?? environment.integer("PROXY_MAX_IDLE_UPSTREAM") {
             guard maxIdle >= 0 else { throw ValidationError("max idle upstream connections must be 0 or more, not \(maxIdle)") }
             config.maxIdleUpstreamConnections = maxIdle
@@ -265,9 +275,10 @@ struct RuntimeProxyCommand: ParsableCommand {
     }
 
     private func duration(_ flag: String?, _ flagName: String, env name: String, _ environment: Environment,
-                          default milliseconds: UInt64, allowZero: Bool = false) throws -> UInt64 {
+                          default milliseconds: UInt64, allowZero: Bool = false, allowOff: Bool = false) throws -> UInt64 {
         let text = flag ?? environment[name]
         guard let text else { return milliseconds }
+        if allowOff, text == "off" { return 0 }
         if allowZero, let value = Double(text), value == 0 { return 0 }
         guard let milliseconds = ConfigParsing.milliseconds(text) else {
             throw ValidationError("\(flag != nil ? flagName : name) value '\(text)' is not a positive number of seconds")

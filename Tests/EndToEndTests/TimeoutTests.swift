@@ -61,6 +61,42 @@ import Glibc
         #expect(lines.first?.hasSuffix(" error=\"request timeout\"") == true)
     }
 
+    // --response-start-timeout with an upstream that never answers: 504 naming the timeout (header, log), while the request timeout is far off.
+    @Test func responseStartTimeoutGives504() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["silent"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "60", "--response-start-timeout", "1"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 30)
+        try client.send("GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 504)
+        #expect(response.header("X-Runtime-Proxy-Error") == "response-start-timeout")
+        #expect(response.bodyText == "no response within the response start timeout\n")
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/never") }
+        #expect(lines.first?.hasSuffix(" error=\"no response within the response start timeout\"") == true)
+    }
+
+    // --response-idle-timeout cuts a response that stalls after its first chunk, long before the request timeout.
+    @Test func responseIdleTimeoutCutsAStalledStream() throws {
+        let upstream = try PythonUpstream("raw_upstream.py", ["stall-chunked"])
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--timeout", "60", "--response-idle-timeout", "1"])
+        let client = try RawClient(port: proxy.port, receiveTimeout: 30)
+        try client.send("GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        let (text, closed) = client.readUntilClosed()
+        #expect(closed)
+        #expect(text.contains("\r\n\r\n5\r\nhello\r\n") && !text.hasSuffix("0\r\n\r\n"))
+        let lines = proxy.process.waitForLines(count: 1) { $0.contains("/stall") }
+        #expect(lines.first?.hasSuffix(" error=\"response idle timeout\"") == true)
+    }
+
+    // A healthy stream (a chunk every 0.3 s) outlives a 1 s response idle timeout whole: only a stall cuts.
+    @Test func responseIdleTimeoutSparesAFlowingStream() throws {
+        let upstream = try PythonUpstream("echo_upstream.py")
+        let proxy = try ProxyUnderTest(upstream: upstream.address, arguments: ["--response-idle-timeout", "1"])
+        let result = try curl(["-w", " %{http_code}", "\(proxy.baseURL)/stream?n=6&ms=300"])
+        #expect(result.output.hasSuffix(" 200"))
+        #expect(result.status == 0, "\(result.error)")
+    }
+
     // --header-timeout: a client that sends half a request head and stops gets 408 and the connection closes.
     @Test func halfSentHeadGets408() throws {
         let proxy = try ProxyUnderTest(upstream: "127.0.0.1:9", arguments: ["--header-timeout", "0.5"])

@@ -32,7 +32,7 @@ private func proxyingMachine(_ facts: Machine.RequestFacts = request(), reused: 
     #expect(machine.admissionDecided(.admitted, now: 1_000, queueWait: 30_000) == .sendUpstream)
     _ = machine.upstreamAttached(reused: reused, now: 1_000)
     if complete {
-        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .forwarded(lastChunk: facts.framing == .chunked))
+        #expect(machine.requestCompleted(firstHealthCheckPending: false, now: 1_000) == .forwarded(lastChunk: facts.framing == .chunked))
         #expect(machine.parserPaused() == true)
     }
     return machine
@@ -41,9 +41,9 @@ private func proxyingMachine(_ facts: Machine.RequestFacts = request(), reused: 
 /// A connection in a WebSocket tunnel opened at t=2000.
 private func tunnellingMachine() -> Machine {
     var machine = proxyingMachine(request(upgrade: true), complete: false)
-    _ = machine.requestCompleted(firstHealthCheckPending: false)
+    _ = machine.requestCompleted(firstHealthCheckPending: false, now: 1_000)
     machine.parserStoppedAtUpgrade()
-    #expect(machine.responseHeadArrived(response(101, framing: .none, hasLength: false), draining: false, nowNanoseconds: 0) == .relaySwitch)
+    #expect(machine.responseHeadArrived(response(101, framing: .none, hasLength: false), draining: false, now: 1_500, nowNanoseconds: 0) == .relaySwitch)
     #expect(machine.upstreamSwitched(now: 2_000) == true)
     _ = machine.recordingExchange(nowNanoseconds: 0)  // the shell logs the 101 as the tunnel opens
     return machine
@@ -81,10 +81,10 @@ private func tunnellingMachine() -> Machine {
     // A keep-alive response ends the exchange: the pooled connection is reused and the held request parsed next.
     @Test func completedResponseResumesTheClient() {
         var machine = proxyingMachine(reused: true)
-        #expect(machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 1_500_000_000)
+        #expect(machine.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 1_500_000_000)
             == .relayFinal(keepAlive: true, holdForBody: true, expectBody: true))
         #expect(machine.record.firstByteNanoseconds == 500_000_000)
-        #expect(machine.responseBodyArrived(byteCount: 10) == false)
+        #expect(machine.responseBodyArrived(byteCount: 10, now: 1_600) == false)
         #expect(machine.responseFinished(upstreamKeepAlive: true, extraBytes: false, draining: false)
             == Machine.Completion(lastChunk: false, reuseUpstream: true, keepClient: true))
         let accounting = machine.recordingExchange(nowNanoseconds: 2_000_000_000)
@@ -101,18 +101,18 @@ private func tunnellingMachine() -> Machine {
     @Test(arguments: [(true, true), (false, false)])
     func upstreamNotReusedAfterExtraBytesOrClose(keepAlive: Bool, extraBytes: Bool) {
         var machine = proxyingMachine()
-        _ = machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
+        _ = machine.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 0)
         #expect(!machine.responseFinished(upstreamKeepAlive: keepAlive, extraBytes: extraBytes, draining: false).reuseUpstream)
     }
 
     // HEAD and body-less responses: no body expected after a HEAD, and a head without a length is not held.
     @Test func headAndEmptyResponses() {
         var head = proxyingMachine(request(.head))
-        #expect(head.responseHeadArrived(response(200, framing: .none), draining: false, nowNanoseconds: 0)
+        #expect(head.responseHeadArrived(response(200, framing: .none), draining: false, now: 1_500, nowNanoseconds: 0)
             == .relayFinal(keepAlive: true, holdForBody: false, expectBody: false))
         for status in [204, 304] {
             var machine = proxyingMachine()
-            #expect(machine.responseHeadArrived(response(status, framing: .none, hasLength: false), draining: false, nowNanoseconds: 0)
+            #expect(machine.responseHeadArrived(response(status, framing: .none, hasLength: false), draining: false, now: 1_500, nowNanoseconds: 0)
                 == .relayFinal(keepAlive: true, holdForBody: false, expectBody: true))
         }
     }
@@ -120,24 +120,24 @@ private func tunnellingMachine() -> Machine {
     // A chunked request is re-framed upstream and ended with a last chunk; a chunked response is re-chunked.
     @Test func chunkedBodies() {
         var machine = proxyingMachine(request(.post, framing: .chunked), complete: false)
-        #expect(machine.requestBodyArrived(byteCount: 5) == .forward(.chunked))
+        #expect(machine.requestBodyArrived(byteCount: 5, now: 1_100) == .forward(.chunked))
         #expect(machine.exchange.requestBodyBytesSent == 5 && machine.record.requestBodyBytes == 5)
-        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .forwarded(lastChunk: true))
-        _ = machine.responseHeadArrived(response(200, framing: .chunked, hasLength: false), draining: false, nowNanoseconds: 0)
-        #expect(machine.responseBodyArrived(byteCount: 3) == true)
+        #expect(machine.requestCompleted(firstHealthCheckPending: false, now: 1_000) == .forwarded(lastChunk: true))
+        _ = machine.responseHeadArrived(response(200, framing: .chunked, hasLength: false), draining: false, now: 1_500, nowNanoseconds: 0)
+        #expect(machine.responseBodyArrived(byteCount: 3, now: 1_600) == true)
         #expect(machine.responseFinished(upstreamKeepAlive: true, extraBytes: false, draining: false).lastChunk)
     }
 
     // Interim responses: relayed to HTTP/1.1 clients, not to HTTP/1.0 ones; a 101 nobody asked for is not relayed and the switch fails.
     @Test func interimResponses() {
         var machine = proxyingMachine()
-        #expect(machine.responseHeadArrived(response(100, framing: .none), draining: false, nowNanoseconds: 0) == .relayInterim)
-        #expect(machine.responseHeadArrived(response(103, framing: .none), draining: false, nowNanoseconds: 0) == .relayInterim)
+        #expect(machine.responseHeadArrived(response(100, framing: .none), draining: false, now: 1_500, nowNanoseconds: 0) == .relayInterim)
+        #expect(machine.responseHeadArrived(response(103, framing: .none), draining: false, now: 1_500, nowNanoseconds: 0) == .relayInterim)
         #expect(!machine.exchange.responseStarted)
         var old = proxyingMachine(request(http10: true))
-        #expect(old.responseHeadArrived(response(100, framing: .none), draining: false, nowNanoseconds: 0) == .ignore)
+        #expect(old.responseHeadArrived(response(100, framing: .none), draining: false, now: 1_500, nowNanoseconds: 0) == .ignore)
         var unasked = proxyingMachine()
-        #expect(unasked.responseHeadArrived(response(101, framing: .none), draining: false, nowNanoseconds: 0) == .ignore)
+        #expect(unasked.responseHeadArrived(response(101, framing: .none), draining: false, now: 1_500, nowNanoseconds: 0) == .ignore)
         #expect(unasked.upstreamSwitched(now: 0) == false)
         #expect(unasked.switchRefusal == .malformed("switching protocols that were not asked for"))
     }
@@ -145,7 +145,7 @@ private func tunnellingMachine() -> Machine {
     // An upgrade: the client's bytes wait for the 101; the tunnel then carries both ways and idles out on its own timeout.
     @Test func upgradeOpensATunnel() {
         var machine = proxyingMachine(request(upgrade: true), complete: false)
-        _ = machine.requestCompleted(firstHealthCheckPending: false)
+        _ = machine.requestCompleted(firstHealthCheckPending: false, now: 1_000)
         machine.parserStoppedAtUpgrade()
         #expect(machine.clientBytesArrived(now: 1_500) == .hold)
         #expect(!machine.wantsClientReading(heldBytes: 0))
@@ -161,7 +161,7 @@ private func tunnellingMachine() -> Machine {
     @Test func refusedUpgradeFails() {
         var machine = proxyingMachine(request(upgrade: true))
         #expect(machine.responseHeadArrived(response(101, framing: .none, refusal: "no Sec-WebSocket-Accept"), draining: false,
-                                            nowNanoseconds: 0) == .ignore)
+                                            now: 1_500, nowNanoseconds: 0) == .ignore)
         #expect(machine.upstreamSwitched(now: 0) == false)
         #expect(machine.switchRefusal == .malformed("no Sec-WebSocket-Accept"))
     }
@@ -189,7 +189,7 @@ private func tunnellingMachine() -> Machine {
         var awaitingResponse = proxyingMachine()
         #expect(awaitingResponse.clientDidEnd(parserInMessage: false) == .closeAfterResponse)
         #expect(!awaitingResponse.wantsClientReading(heldBytes: 0))
-        #expect(awaitingResponse.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
+        #expect(awaitingResponse.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 0)
             == .relayFinal(keepAlive: false, holdForBody: true, expectBody: true))
         #expect(!awaitingResponse.responseFinished(upstreamKeepAlive: true, extraBytes: false, draining: false).keepClient)
         var queued = Machine(timeouts: durations, now: 0)
@@ -205,12 +205,12 @@ private func tunnellingMachine() -> Machine {
     @Test func localRoutes() {
         var metrics = Machine(timeouts: durations, now: 0)
         #expect(metrics.requestHeadCompleted(request(route: .metrics), now: 0, nowNanoseconds: 0) == .answerHere)
-        #expect(metrics.requestBodyArrived(byteCount: 4) == .drop)
-        #expect(metrics.requestCompleted(firstHealthCheckPending: true) == .answerLocally(.metrics))
+        #expect(metrics.requestBodyArrived(byteCount: 4, now: 1_100) == .drop)
+        #expect(metrics.requestCompleted(firstHealthCheckPending: true, now: 1_000) == .answerLocally(.metrics))
         #expect(!metrics.record.counted)
         var health = Machine(timeouts: durations, now: 0)
         _ = health.requestHeadCompleted(request(route: .health), now: 0, nowNanoseconds: 0)
-        #expect(health.requestCompleted(firstHealthCheckPending: true) == .waitForHealthCheck)
+        #expect(health.requestCompleted(firstHealthCheckPending: true, now: 1_000) == .waitForHealthCheck)
         #expect(health.state == .awaitingHealth)
         #expect(health.parserPaused() == true)
         #expect(health.hold == .atMessageEnd)
@@ -225,7 +225,7 @@ private func tunnellingMachine() -> Machine {
     @Test func connectIsRefused() {
         var machine = Machine(timeouts: durations, now: 0)
         #expect(machine.requestHeadCompleted(request(.connect), now: 0, nowNanoseconds: 0) == .answerHere)
-        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .refuseConnect)
+        #expect(machine.requestCompleted(firstHealthCheckPending: false, now: 1_000) == .refuseConnect)
     }
 
     // A queued request pauses before its body with the client unread, and is sent once admitted.
@@ -243,7 +243,7 @@ private func tunnellingMachine() -> Machine {
         #expect(machine.nextDeadline == 100 + 5_000 || machine.nextDeadline == 180_100)
         _ = machine.upstreamAttached(reused: false, now: 200)
         machine.releaseHold()
-        #expect(machine.requestBodyArrived(byteCount: 7) == .forward(.contentLength))
+        #expect(machine.requestBodyArrived(byteCount: 7, now: 1_100) == .forward(.contentLength))
     }
 
     // A queued request whose wait runs out leaves the queue with 503 and a reason that says which wait it was.
@@ -263,7 +263,7 @@ private func tunnellingMachine() -> Machine {
         var machine = Machine(timeouts: durations, now: 0)
         _ = machine.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
         #expect(machine.admissionDecided(.rejected, now: 0, queueWait: 1_000) == .answerQueueFull)
-        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .answerLocally(.queueFull))
+        #expect(machine.requestCompleted(firstHealthCheckPending: false, now: 1_000) == .answerLocally(.queueFull))
         #expect(!machine.record.counted && machine.record.failureReason == "admission queue full")
     }
 
@@ -289,7 +289,7 @@ private func tunnellingMachine() -> Machine {
         #expect(expired?.1 == .respond(status: 408, detail: "Timeout exceeded", keepClientOpen: false, timedOut: true))
         var streaming = proxyingMachine()
         streaming.upstreamConnected()
-        _ = streaming.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
+        _ = streaming.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 0)
         #expect(streaming.timeoutExpired(now: 181_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)?.1 == .abort(timedOut: true))
     }
 
@@ -335,7 +335,7 @@ private func tunnellingMachine() -> Machine {
         var machine = proxyingMachine()
         #expect(machine.upstreamFailed(.reset("ECONNRESET"), client: nothingKept, runtime: unsupervised, now: 1_100) == .retryNow)
         _ = machine.upstreamAttached(reused: false, now: 1_100)
-        _ = machine.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
+        _ = machine.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 0)
         #expect(machine.upstreamFailed(.reset("ECONNRESET"), client: nothingKept, runtime: unsupervised, now: 1_200) == .abort)
     }
 
@@ -346,7 +346,7 @@ private func tunnellingMachine() -> Machine {
         #expect(machine.state == .awaitingRetry(retryAt: 2_050))
         #expect(!machine.wantsClientReading(heldBytes: 0))
         #expect(machine.nextDeadline == 2_050)
-        #expect(machine.requestBodyArrived(byteCount: 3) == .drop)  // nothing upstream to take it
+        #expect(machine.requestBodyArrived(byteCount: 3, now: 1_100) == .drop)  // nothing upstream to take it
         #expect(machine.retryIsDue(now: 2_049) == false)
         #expect(machine.retryIsDue(now: 2_050) == true)
         #expect(machine.upstreamAttached(reused: false, now: 2_050) == true)  // the new client reports its drain
@@ -371,7 +371,7 @@ private func tunnellingMachine() -> Machine {
     // While draining, a response closes its client connection and an error answer does not keep it.
     @Test func drainingClosesAfterTheResponse() {
         var machine = proxyingMachine()
-        #expect(machine.responseHeadArrived(response(200), draining: true, nowNanoseconds: 0)
+        #expect(machine.responseHeadArrived(response(200), draining: true, now: 1_500, nowNanoseconds: 0)
             == .relayFinal(keepAlive: false, holdForBody: true, expectBody: true))
         #expect(!machine.keepsClient(afterLocalAnswer: true, draining: true))
         #expect(!proxyingMachine().keepsClient(afterLocalAnswer: true, draining: true))
@@ -394,7 +394,7 @@ private func tunnellingMachine() -> Machine {
         #expect(waiting.record.failureReason == "client closed connection")
         #expect(waiting.closeNow() == nil)
         var started = proxyingMachine()
-        _ = started.responseHeadArrived(response(503), draining: false, nowNanoseconds: 0)
+        _ = started.responseHeadArrived(response(503), draining: false, now: 1_500, nowNanoseconds: 0)
         #expect(started.closeNow()?.recordStatus == 503)
         var queued = Machine(timeouts: durations, now: 0)
         _ = queued.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
@@ -420,7 +420,7 @@ private func tunnellingMachine() -> Machine {
         #expect(reading.requestFailed(reason: "bad", status: 400, readingHead: true, nowNanoseconds: 9) == .respond)
         #expect(reading.record.startNanoseconds == 9)
         var started = proxyingMachine()
-        _ = started.responseHeadArrived(response(200), draining: false, nowNanoseconds: 0)
+        _ = started.responseHeadArrived(response(200), draining: false, now: 1_500, nowNanoseconds: 0)
         #expect(started.requestFailed(reason: "bad", status: 400, readingHead: false, nowNanoseconds: 9) == .abort)
     }
 
@@ -449,7 +449,7 @@ enum BuiltState: String, CaseIterable, CustomTestStringConvertible {
         case .refusingConnect: _ = machine.requestHeadCompleted(request(.connect), now: 0, nowNanoseconds: 0)
         case .awaitingHealth:
             _ = machine.requestHeadCompleted(request(route: .health), now: 0, nowNanoseconds: 0)
-            _ = machine.requestCompleted(firstHealthCheckPending: true)
+            _ = machine.requestCompleted(firstHealthCheckPending: true, now: 1_000)
             _ = machine.parserPaused()
         case .queued:
             _ = machine.requestHeadCompleted(request(), now: 0, nowNanoseconds: 0)
@@ -524,7 +524,7 @@ private let expectations: [BuiltState: Expected] = [
         var retry = built.machine
         #expect(retry.retryIsDue(now: 100_000) == (built == .awaitingRetry))
         var body = built.machine
-        #expect((body.requestBodyArrived(byteCount: 1) != .drop) == (built == .proxying))
+        #expect((body.requestBodyArrived(byteCount: 1, now: 1_100) != .drop) == (built == .proxying))
         var graceful = built.machine
         #expect(graceful.closeGracefully(now: 2_000) == (built != .lingering && built != .closed))
     }
@@ -601,10 +601,10 @@ private let expectations: [BuiltState: Expected] = [
     @Test func chunkedBodyIsCollectedThenSent() {
         var machine = collecting()
         #expect(machine.state == .bufferingBody)
-        #expect(machine.requestBodyArrived(byteCount: 4) == .collect)
-        #expect(machine.requestBodyArrived(byteCount: 6) == .collect)
+        #expect(machine.requestBodyArrived(byteCount: 4, now: 1_100) == .collect)
+        #expect(machine.requestBodyArrived(byteCount: 6, now: 1_100) == .collect)
         #expect(machine.exchange.requestBodyBytesSent == 0)
-        #expect(machine.requestCompleted(firstHealthCheckPending: false) == .sendCollected(contentLength: 10))
+        #expect(machine.requestCompleted(firstHealthCheckPending: false, now: 1_000) == .sendCollected(contentLength: 10))
         _ = machine.upstreamAttached(reused: false, now: 10)
         machine.collectedBodySent()
         #expect(machine.exchange.requestBodyBytesSent == 10)
@@ -615,8 +615,8 @@ private let expectations: [BuiltState: Expected] = [
     // A body past the limit: 413, with the reason logged.
     @Test func bodyPastTheLimitIsRefused() {
         var machine = collecting(limit: 5)
-        #expect(machine.requestBodyArrived(byteCount: 5) == .collect)
-        #expect(machine.requestBodyArrived(byteCount: 1) == .tooLarge(limit: 5))
+        #expect(machine.requestBodyArrived(byteCount: 5, now: 1_100) == .collect)
+        #expect(machine.requestBodyArrived(byteCount: 1, now: 1_100) == .tooLarge(limit: 5))
         #expect(machine.record.failureReason == "request body larger than the buffer limit")
     }
 
@@ -661,5 +661,72 @@ private let expectations: [BuiltState: Expected] = [
         budget.release(60)
         #expect(budget.held == 40)
         #expect(budget.reserve(60) == true)
+    }
+}
+
+@Suite struct ResponseTimeoutTests {
+    private let withResponseTimeouts = ClientTimeouts.Durations(clientIdle: 60_000, headerRead: 10_000, upstreamConnect: 5_000,
+                                                                request: 180_000, tunnelIdle: 300_000, responseStart: 2_000,
+                                                                responseIdle: 3_000)
+
+    private func sent() -> ConnectionStateMachine {
+        var machine = ConnectionStateMachine(timeouts: withResponseTimeouts, now: 0)
+        _ = machine.requestHeadCompleted(request(), now: 1_000, nowNanoseconds: 0)
+        _ = machine.admissionDecided(.admitted, now: 1_000, queueWait: 1_000)
+        _ = machine.upstreamAttached(reused: true, now: 1_000)
+        _ = machine.requestCompleted(firstHealthCheckPending: false, now: 1_200)
+        return machine
+    }
+
+    // The response-start timeout runs from the whole request going upstream to the first response byte: 504, named.
+    @Test func responseStartTimesOutWith504() {
+        var machine = sent()
+        #expect(machine.nextDeadline == 3_200)
+        let expired = machine.timeoutExpired(now: 3_200, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
+        #expect(expired?.0 == .responseStart)
+        #expect(expired?.1 == .respond(status: 504, detail: "no response within the response start timeout", keepClientOpen: true,
+                                       timedOut: true))
+        #expect(machine.record.error == .responseStartTimeout)
+    }
+
+    // A first byte (even an interim 100) stops it; then the response idle timeout runs, moved on by every byte either way, and cuts.
+    @Test func responseIdleCutsAStalledResponse() {
+        var machine = sent()
+        _ = machine.responseHeadArrived(response(100, framing: .none), draining: false, now: 2_000, nowNanoseconds: 0)
+        #expect(machine.nextDeadline == 5_000)
+        _ = machine.responseHeadArrived(response(200, framing: .chunked, hasLength: false), draining: false, now: 2_500, nowNanoseconds: 0)
+        _ = machine.responseBodyArrived(byteCount: 10, now: 4_000)
+        #expect(machine.nextDeadline == 7_000)
+        #expect(machine.timeoutExpired(now: 6_999, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true) == nil)
+        let expired = machine.timeoutExpired(now: 7_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)
+        #expect(expired?.0 == .responseIdle && expired?.1 == .abort(timedOut: true))
+        #expect(machine.record.error == .responseIdleTimeout)
+    }
+
+    // Off by default: only the request timeout bounds the exchange, as with Kubeless.
+    @Test func offByDefault() {
+        var machine = ConnectionStateMachine(timeouts: durations, now: 0)
+        _ = machine.requestHeadCompleted(request(), now: 1_000, nowNanoseconds: 0)
+        _ = machine.admissionDecided(.admitted, now: 1_000, queueWait: 1_000)
+        _ = machine.upstreamAttached(reused: true, now: 1_000)
+        _ = machine.requestCompleted(firstHealthCheckPending: false, now: 1_000)
+        #expect(machine.nextDeadline == 181_000)
+        _ = machine.responseHeadArrived(response(200), draining: false, now: 2_000, nowNanoseconds: 0)
+        #expect(machine.nextDeadline == 181_000)
+    }
+
+    // The response-start timeout does not run while the body is still being sent, and restarts on a retry.
+    @Test func startsOnceTheRequestIsWhole() {
+        var machine = ConnectionStateMachine(timeouts: withResponseTimeouts, now: 0)
+        _ = machine.requestHeadCompleted(request(.post, framing: .contentLength), now: 1_000, nowNanoseconds: 0)
+        _ = machine.admissionDecided(.admitted, now: 1_000, queueWait: 1_000)
+        _ = machine.upstreamAttached(reused: true, now: 1_000)
+        #expect(machine.nextDeadline == 181_000)
+        _ = machine.requestCompleted(firstHealthCheckPending: false, now: 9_000)
+        #expect(machine.nextDeadline == 11_000)
+        _ = machine.upstreamFailed(.closed("EOF"), client: nothingKept, runtime: unsupervised, now: 10_000)
+        _ = machine.upstreamAttached(reused: false, now: 10_000)
+        #expect(machine.timeoutExpired(now: 11_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true) == nil)
+        #expect(machine.timeoutExpired(now: 12_000, nowNanoseconds: 0, queuedBytes: 0, runtimeReady: true)?.0 == .responseStart)
     }
 }
