@@ -93,6 +93,8 @@ final class ProxyMetrics {
         /// Present when the proxy supervises the runtime.
         var runtime: RuntimeFigures? = nil
         var process: ProcessStats
+        /// The container's memory (cgroup), where it shows.
+        var container = CgroupMemory()
     }
 
     struct RuntimeFigures {
@@ -101,6 +103,9 @@ final class ProxyMetrics {
         var startupMilliseconds: UInt64?
         var lastExitStatus: Int32?
         var orphansReaped: Int
+        var oomKills = 0
+        /// The running runtime's process tree; nil while none runs.
+        var resources: RuntimeResources?
     }
 
     /// The Prometheus text exposition, format 0.0.4.
@@ -151,6 +156,30 @@ final class ProxyMetrics {
                 gauge(&out, "runtime_proxy_runtime_last_exit_status", "Exit status of the runtime's last exit (128+signal if killed)",
                       Int(status))
             }
+            counter(&out, "runtime_proxy_runtime_oom_kills_total", "Times the runtime was killed by the out-of-memory killer", runtime.oomKills)
+            if let tree = runtime.resources {
+                if let rss = tree.residentBytes {
+                    gauge(&out, "runtime_proxy_runtime_resident_memory_bytes", "Resident memory of the runtime and its descendants", rss)
+                }
+                if let cpu = tree.cpuSeconds {
+                    counterValue(&out, "runtime_proxy_runtime_cpu_seconds_total", "User and system CPU time of the runtime and its live descendants", cpu)
+                }
+                if let count = tree.processCount {
+                    gauge(&out, "runtime_proxy_runtime_processes", "Processes in the runtime's tree (the runtime and its descendants)", count)
+                }
+                if let fds = tree.openDescriptors {
+                    gauge(&out, "runtime_proxy_runtime_open_fds", "Open descriptors of the runtime's tree (where they can be listed)", fds)
+                }
+            }
+        }
+        if let limit = context.container.limitBytes {
+            gauge(&out, "runtime_proxy_container_memory_limit_bytes", "The container's memory limit (cgroup)", limit)
+        }
+        if let usage = context.container.usageBytes {
+            gauge(&out, "runtime_proxy_container_memory_usage_bytes", "The container's memory usage (cgroup)", usage)
+        }
+        if let kills = context.container.oomKills {
+            counter(&out, "runtime_proxy_container_oom_kills_total", "Processes the out-of-memory killer ended in the container (cgroup)", kills)
         }
         out.family("runtime_proxy_build_info", .gauge, help: "Build information; always 1")
         out.sample("runtime_proxy_build_info", labels: Labels(["version": Self.version]), 1)

@@ -196,13 +196,14 @@ public final class ProxyServer: SignalWatcherDelegate {
     func renderMetrics() -> [UInt8] {
         let runtime = supervisor.map {
             ProxyMetrics.RuntimeFigures(up: admission.runtimeReady, restarts: $0.restarts, startupMilliseconds: $0.lastStartupMilliseconds,
-                                        lastExitStatus: $0.lastExit?.shellStatus, orphansReaped: $0.orphansReaped)
+                                        lastExitStatus: $0.lastExit?.shellStatus, orphansReaped: $0.orphansReaped, oomKills: $0.oomKills,
+                                        resources: $0.runtimePID.map { RuntimeResources.read(root: $0) })
         }
         return metrics.render(ProxyMetrics.ScrapeContext(
             openClientConnections: connections.count, idleUpstreamConnections: pool.idleCount, logLinesDropped: accessLog.linesDropped,
             upstreamConnectionsOpened: pool.connectionsOpened, queuedRequests: admission.queuedCount,
             queueRejections: admission.rejections, runtime: runtime,
-            process: ProcessStats.read(startTimeSeconds: metrics.startTimeSeconds)))
+            process: ProcessStats.read(startTimeSeconds: metrics.startTimeSeconds), container: CgroupMemory.read()))
     }
 
     // MARK: Timeout policy

@@ -47,6 +47,11 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
     var restarts: Int { machine.restarts }
     var lastExit: ProcessExit? { machine.lastExit }
     var isRunning: Bool { machine.pid != nil }
+    var runtimePID: Int32? { machine.pid }
+    /// Times the runtime was killed by the out-of-memory killer.
+    private(set) var oomKills = 0
+    /// The cgroup's memory when the runtime last started (its OOM kill count).
+    private var memoryAtSpawn = CgroupMemory()
 
     func start() {
         if !ChildProcesses.becomeSubreaper() { server.log("could not become child subreaper; orphans of the runtime may stay zombies") }
@@ -99,6 +104,7 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
             return
         }
         do {
+            memoryAtSpawn = CgroupMemory.read()
             let pid = try ChildProcesses.spawn(command, environment: server.config.runtimeEnvironment)
             let now = loop.nowMilliseconds
             lastProgressLog = now
@@ -115,6 +121,7 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
         if signal == .child {
             ChildProcesses.reapExited { pid, exit in
                 if pid == machine.pid {
+                    noteIfKilledByOOM(exit)
                     carryOut(machine.childExited(pid: pid, exit, now: loop.nowMilliseconds))
                 } else {
                     orphansReaped += 1
@@ -125,6 +132,19 @@ final class RuntimeSupervisor: SignalWatcherDelegate, UpstreamClientDelegate {
         if let pid = machine.pid, Self.forwardedSignals.contains(signal) {
             server.log("\(signal.name): passed on to the runtime (pid \(pid))")
             ChildProcesses.signalGroup(pid, signal)
+        }
+    }
+
+    /// A SIGKILL with the cgroup's OOM count risen: say so, with the
+    /// container's peak (or its limit), and count it.
+    private func noteIfKilledByOOM(_ exit: ProcessExit) {
+        let now = CgroupMemory.read()
+        guard CgroupMemory.killedByOOM(exit, before: memoryAtSpawn, after: now) else { return }
+        oomKills += 1
+        if let bytes = now.peakBytes ?? now.limitBytes {
+            server.log("runtime killed by the OOM killer at \(bytes >> 20) MiB")
+        } else {
+            server.log("runtime killed by the OOM killer")
         }
     }
 

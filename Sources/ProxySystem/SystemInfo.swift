@@ -23,6 +23,29 @@ public enum SystemInfo {
         return content
     }
 
+    /// The names of the entries in a directory that are whole numbers (the
+    /// processes under /proc), as numbers; nil if it cannot be read.
+    public static func numericEntries(in path: String) -> [Int32]? {
+        guard let directory = opendir(path) else { return nil }
+        defer { closedir(directory) }
+        var numbers: [Int32] = []
+        while let entry = readdir(directory) {
+            let number: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                var value: Int32 = 0
+                var index = 0
+                while index < name.count, name[index] != 0 {
+                    let digit = name[index]
+                    guard digit >= 0x30 && digit <= 0x39, value < Int32.max / 10 else { return nil }
+                    value = value * 10 + Int32(digit - 0x30)
+                    index += 1
+                }
+                return index > 0 ? value : nil
+            }
+            if let number { numbers.append(number) }
+        }
+        return numbers
+    }
+
     /// Entries in a directory, `.` and `..` excepted.
     public static func countEntries(in path: String) -> Int? {
         guard let directory = opendir(path) else { return nil }

@@ -29,6 +29,20 @@ import Testing
         return try body()
     }
 
+    // /metrics reports the runtime's process tree (the runtime and the child it started: two processes, their memory, CPU and descriptors).
+    @Test func runtimeTreeResourcesAreExported() throws {
+        let port = try FreePort.pick()
+        let script = "sleep 120 & exec \(Harness.python) \(Self.runtimeScript) \(port)"
+        let (proxy, _) = try proxy(runtime: ["/bin/sh", "-c", script], port: port)
+        #expect(try curl(["\(proxy.baseURL)/first"]).output == "done")
+        let processes = try #require(try metric("runtime_proxy_runtime_processes", proxy))
+        #expect(processes >= 2, "\(processes)")
+        #expect((try metric("runtime_proxy_runtime_resident_memory_bytes", proxy) ?? 0) > 1_000_000)
+        #expect(try metric("runtime_proxy_runtime_cpu_seconds_total", proxy) != nil)
+        #expect((try metric("runtime_proxy_runtime_open_fds", proxy) ?? 0) >= 3)
+        #expect(try metric("runtime_proxy_runtime_oom_kills_total", proxy) == 0)
+    }
+
     // Requests sent before the runtime answers wait for it instead of failing.
     @Test func requestsWaitForTheRuntime() throws {
         let (proxy, _) = try proxy()
