@@ -54,7 +54,7 @@ extension ClientConnection {
     }
 
     /// Answers with an error the proxy made; the body is one line of text.
-    func respondWithError(status: Int, detail: String, keepClientOpen: Bool, timedOut: Bool = false, retryAfter: Bool = false) {
+    func respondWithError(status: Int, detail: String, keepClientOpen: Bool, timeout: TimeoutKind? = nil, retryAfter: Bool = false) {
         let keepAlive = machine.keepsClient(afterLocalAnswer: keepClientOpen, draining: server.isDraining)
         var body = Array(detail.utf8)
         body.append(0x0A)
@@ -67,7 +67,7 @@ extension ClientConnection {
                                       clientIsHTTP10: machine.exchange.clientIsHTTP10, extraFields: extra, into: responseHead)
         responseHead.withBytes { stream.write($0) }
         machine.answeredHere(now: now)
-        recordExchange(status: status, failed: true, timedOut: timedOut)
+        recordExchange(status: status, failed: true, timeout: timeout)
         closeUpstream()
         if keepAlive { resumeAfterExchange() } else { closeGracefully() }
     }
@@ -92,22 +92,22 @@ extension ClientConnection {
             server.admission.remove(self)
             respondWithError(status: 503, detail: detail, keepClientOpen: false, retryAfter: true)
         case .respond(let status, let detail, let keepClientOpen, let timedOut):
-            respondWithError(status: status, detail: detail, keepClientOpen: keepClientOpen, timedOut: timedOut)
+            respondWithError(status: status, detail: detail, keepClientOpen: keepClientOpen, timeout: timedOut ? kind : nil)
         case .abort(let timedOut):
-            recordExchange(status: machine.exchange.statusCode, failed: true, timedOut: timedOut)
+            recordExchange(status: machine.exchange.statusCode, failed: true, timeout: timedOut ? kind : nil)
             abort()
         }
         if kind == .request { server.requestDidTimeOut() }
     }
 
     /// Logs the exchange, and counts it if it went to the upstream; once.
-    func recordExchange(status: Int, failed: Bool, timedOut: Bool = false) {
+    func recordExchange(status: Int, failed: Bool, timeout: TimeoutKind? = nil) {
         let accounting = machine.recordingExchange(nowNanoseconds: server.loop.nowNanoseconds)
         let record = machine.record
         if accounting.countEnded {
             if collected.reserved > 0 { releaseCollectedBody() }
             if accounting.releaseAdmission { server.releaseAdmission() }
-            server.metrics.exchangeEnded(method: machine.exchange.method, status: status, failed: failed, timedOut: timedOut,
+            server.metrics.exchangeEnded(method: machine.exchange.method, status: status, failed: failed, timeout: timeout,
                                          durationNanoseconds: accounting.durationNanoseconds, requestBytes: record.requestBodyBytes,
                                          responseBytes: record.responseBodyBytes)
             server.exchangesInFlightChanged()

@@ -15,7 +15,8 @@ final class ProxyMetrics {
     struct PerMethod {
         var calls = 0
         var failures = 0
-        var timeouts = 0
+        /// By `timeoutKinds`.
+        var timeouts = [Int](repeating: 0, count: ProxyMetrics.timeoutKinds.count)
         var duration: Histogram
         var firstByte: Histogram
         var responsesByClass = [Int](repeating: 0, count: 5)
@@ -23,6 +24,10 @@ final class ProxyMetrics {
 
     private var perMethod: [PerMethod]
     private let methodLabelSets: [Labels]
+    /// The timeouts that count in `function_timeouts_total`, each its `timeout` label.
+    static let timeoutKinds: [TimeoutKind] = [.request, .responseStart, .responseIdle]
+    /// `method` and `timeout` labels, per method, per kind.
+    private let timeoutLabelSets: [[Labels]]
     private(set) var inFlight = 0
     var upstreamConnectErrors = 0
     var upstreamRetries = 0
@@ -40,6 +45,7 @@ final class ProxyMetrics {
         let empty = PerMethod(duration: Histogram(bounds: durationBuckets), firstByte: Histogram(bounds: durationBuckets))
         perMethod = [PerMethod](repeating: empty, count: Self.methodLabels.count)
         methodLabelSets = Self.methodLabels.map { Labels(["method": $0]) }
+        timeoutLabelSets = Self.methodLabels.map { method in Self.timeoutKinds.map { Labels(["method": method, "timeout": $0.rawValue]) } }
         self.startTimeSeconds = startTimeSeconds
     }
 
@@ -53,14 +59,15 @@ final class ProxyMetrics {
 
     /// An exchange ended: `failed` when the function answered with a failure
     /// status (`--failure-statuses`, every 5xx by default) or the proxy failed
-    /// it (502, 504, a timeout, a cut response); `timedOut` for the request timeout.
-    func exchangeEnded(method: HTTPMethod, status: Int, failed: Bool, timedOut: Bool, durationNanoseconds: UInt64,
+    /// it (502, 504, a timeout, a cut response); `timeout`: the function's
+    /// timeout that ended it (request, response start, response idle).
+    func exchangeEnded(method: HTTPMethod, status: Int, failed: Bool, timeout: TimeoutKind?, durationNanoseconds: UInt64,
                        requestBytes: Int, responseBytes: Int) {
         inFlight -= 1
         let index = Self.labelIndex(method)
         perMethod[index].calls += 1
         if failed { perMethod[index].failures += 1 }
-        if timedOut { perMethod[index].timeouts += 1 }
+        if let timeout, let kind = Self.timeoutKinds.firstIndex(of: timeout) { perMethod[index].timeouts[kind] += 1 }
         perMethod[index].duration.observe(Double(durationNanoseconds) / 1e9)
         if (100..<600).contains(status) { perMethod[index].responsesByClass[status / 100 - 1] += 1 }
         requestBodyBytes += requestBytes
@@ -120,7 +127,11 @@ final class ProxyMetrics {
         for index in used { out.histogram("function_duration_seconds", labels: methodLabelSets[index], perMethod[index].duration) }
 
         out.family("function_timeouts_total", .counter, help: "Number of calls to user function that ran past their timeout")
-        for index in used { out.sample("function_timeouts_total", labels: methodLabelSets[index], perMethod[index].timeouts) }
+        for index in used {
+            for kind in Self.timeoutKinds.indices {
+                out.sample("function_timeouts_total", labels: timeoutLabelSets[index][kind], perMethod[index].timeouts[kind])
+            }
+        }
         out.family("runtime_proxy_responses_total", .counter, help: "Responses sent for proxied requests, by method and status class")
         for index in used {
             for (classIndex, label) in Self.statusClassLabels.enumerated() where perMethod[index].responsesByClass[classIndex] > 0 {

@@ -76,7 +76,7 @@ import Testing
         let result = try curl(["-H", "X-Request-Timeout: 600", "-w", " %{http_code}", "\(proxy.baseURL)/sleep?ms=10000"])
         #expect(result.output == "Timeout exceeded\n 408")
         let metrics = try curl(["\(proxy.baseURL)/metrics"]).output
-        #expect(metrics.contains("function_timeouts_total{method=\"GET\"} 1\n"))
+        #expect(metrics.contains("function_timeouts_total{method=\"GET\",timeout=\"request\"} 1\n"))
         #expect(metrics.contains("function_failures_total{method=\"GET\"} 1\n"))
     }
 
