@@ -76,7 +76,7 @@ extension ClientConnection {
     /// closes (after a malformed message the next one cannot be found).
     func requestDidFail(_ error: ParseError) {
         switch machine.requestFailed(reason: error.reason, status: error.statusCode, readingHead: parser.isReadingHead,
-                                     nowNanoseconds: server.loop.nowNanoseconds) {
+                                     nowNanoseconds: loop.nowNanoseconds) {
         case .abort: abort()
         case .respond: respondWithError(status: error.statusCode, detail: error.reason, keepClientOpen: false)
         }
@@ -102,7 +102,7 @@ extension ClientConnection {
 
     /// Logs the exchange, and counts it if it went to the upstream; once.
     func recordExchange(status: Int, failed: Bool, timeout: TimeoutKind? = nil) {
-        let accounting = machine.recordingExchange(nowNanoseconds: server.loop.nowNanoseconds)
+        let accounting = machine.recordingExchange(nowNanoseconds: loop.nowNanoseconds)
         let record = machine.record
         if accounting.countEnded {
             if collected.reserved > 0 { releaseCollectedBody() }

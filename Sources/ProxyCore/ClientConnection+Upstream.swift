@@ -70,7 +70,7 @@ extension ClientConnection {
             : BodyFraming.forResponse(head, to: machine.exchange.method, clientIsHTTP10: machine.exchange.clientIsHTTP10)
         let facts = ConnectionStateMachine.ResponseFacts(statusCode: status, framing: framing, hasLength: (head.contentLength ?? 0) > 0,
                                                          upgradeRefusal: refusal)
-        switch machine.responseHeadArrived(facts, draining: server.isDraining, now: now, nowNanoseconds: server.loop.nowNanoseconds) {
+        switch machine.responseHeadArrived(facts, draining: server.isDraining, now: now, nowNanoseconds: loop.nowNanoseconds) {
         case .ignore:
             return .asFramed
         case .relayInterim, .relaySwitch:
