@@ -41,6 +41,9 @@ extension ClientConnection {
         HeadWriter.appendDecimal(contentLength, into: &collected.fields)
         collected.fields.append(contentsOf: Self.lineEnd)
         if requestID.madeHere { collected.fields.append(contentsOf: requestID.field) }
+        if parser.head.contains(.cloudEvent), server.config.mapCloudEvents {
+            collected.fields.append(contentsOf: CloudEventHeaders.kubelessFields(for: parser.head))
+        }
         HeadWriter.writeRequest(parser.head, framing: .contentLength, forwarding: forwarding, extraFields: collected.fields,
                                 moreFields: trace.madeHere ? trace.upstreamField : [], into: requestHead)
         attachUpstream(retrying: false)

@@ -226,7 +226,10 @@ final class ClientConnection: StreamDelegate, HTTPParserDelegate, TimerDelegate,
         let idMadeHere = requestID.begin(sent: head.firstValue(of: .requestID), generator: &server.requestIDs)
         trace.begin(sent: head.firstValue(of: .traceparent), generate: server.config.generateTraceContext,
                     requestID: idMadeHere ? requestID.id : nil, generator: &server.requestIDs)
-        HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: idMadeHere ? requestID.field : [],
+        var extraFields = idMadeHere ? requestID.field : []
+        // A binary-mode CloudEvent (rare): its attributes as Kubeless event-* headers too.
+        if head.contains(.cloudEvent), server.config.mapCloudEvents { extraFields += CloudEventHeaders.kubelessFields(for: head) }
+        HeadWriter.writeRequest(head, framing: facts.framing, forwarding: forwarding, extraFields: extraFields,
                                 moreFields: trace.madeHere ? trace.upstreamField : [], into: requestHead)
         let decision = server.admission.request(self)
         switch machine.admissionDecided(decision, now: now, queueWait: server.queueWaitMilliseconds) {

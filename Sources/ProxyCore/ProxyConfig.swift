@@ -100,6 +100,8 @@ public struct ProxyConfig: Sendable {
     public var requestBodyBufferTotal = Defaults.requestBodyBufferTotal
     /// Make a W3C `traceparent` for requests that come without one (`--trace-context`).
     public var generateTraceContext = true
+    /// Map a binary-mode CloudEvent's `ce-*` attributes to Kubeless `event-*` headers (`--cloud-events`).
+    public var mapCloudEvents = true
     /// After SIGTERM: how long new connections are still accepted.
     public var drainDelayMilliseconds = Defaults.drainDelayMilliseconds
     /// After the listener closes: how long in-flight requests may take (`SHUTDOWN_TIMEOUT`).

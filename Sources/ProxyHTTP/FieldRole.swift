@@ -23,6 +23,8 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
     case forwardedHost
     /// W3C Trace Context's `traceparent`.
     case traceparent
+    /// A CloudEvents binary-mode attribute (`ce-*`); forwarded as it is.
+    case cloudEvent
 
     /// Classifies a field name (any ASCII case) without allocating.
     /// `consumed`: the lower-case name of the field that is `.consumed`.
@@ -53,6 +55,7 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
         // The caller's name is compared only when the lengths match (`matches` checks first).
         if let consumed, matches(name, consumed) { return .consumed }
         if name.count > 6, matches(UnsafeBufferPointer(rebasing: name[0..<6]), "proxy-") { return .hopByHop }
+        if name.count > 3, matches(UnsafeBufferPointer(rebasing: name[0..<3]), "ce-") { return .cloudEvent }
         return .ordinary
     }
 

@@ -119,6 +119,9 @@ struct RuntimeProxyCommand: ParsableCommand {
     @Option(help: "on: a request without a W3C traceparent gets one made here (sent upstream, returned as traceresponse); off: traceparent only passes through (env PROXY_TRACE_CONTEXT, default on).")
     var traceContext: String?
 
+    @Option(help: "on: a binary-mode CloudEvent's ce-id, ce-type, ce-time and ce-source also reach the runtime as the Kubeless event-id, event-type, event-time and event-namespace headers (a client's own event-* header wins); off: ce-* headers only pass through (env PROXY_CLOUD_EVENTS, default on).")
+    var cloudEvents: String?
+
     @Option(help: "Statuses from the runtime that count as function failures: codes and classes such as 5xx,429, or none (env PROXY_FAILURE_STATUSES, default \(Defaults.failureStatuses)).")
     var failureStatuses: String?
 
@@ -256,6 +259,11 @@ struct RuntimeProxyCommand: ParsableCommand {
         case "on": config.generateTraceContext = true
         case "off": config.generateTraceContext = false
         case let other: throw ValidationError("trace context '\(other)' is not on or off")
+        }
+        switch cloudEvents ?? environment["PROXY_CLOUD_EVENTS"] ?? "on" {
+        case "on": config.mapCloudEvents = true
+        case "off": config.mapCloudEvents = false
+        case let other: throw ValidationError("cloud events '\(other)' is not on or off")
         }
         if let statusesText = failureStatuses ?? environment["PROXY_FAILURE_STATUSES"] {
             guard let statuses = FailureStatuses.parse(statusesText) else {

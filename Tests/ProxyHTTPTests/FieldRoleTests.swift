@@ -25,4 +25,11 @@ struct FieldRoleTests {
         let bytes = Array(name.utf8)
         #expect(bytes.withUnsafeBufferPointer { FieldRole.isValidName($0) } == valid)
     }
+
+    // Trace Context and CloudEvents names get their roles in any case; a bare "ce-" or a name that only contains it does not.
+    @Test(arguments: [("traceparent", FieldRole.traceparent), ("TraceParent", .traceparent), ("ce-id", .cloudEvent),
+                      ("CE-Type", .cloudEvent), ("ce-", .ordinary), ("x-ce-id", .ordinary), ("tracestate", .ordinary)])
+    func traceAndCloudEventRoles(name: String, role: FieldRole) {
+        #expect(Array(name.utf8).withUnsafeBufferPointer { FieldRole.of($0) } == role)
+    }
 }
